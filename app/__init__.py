@@ -1,0 +1,51 @@
+"""GovHall: a government service hall platform (政务服务平台), built once, deployed to every place."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Flask
+
+from app.core.settings import Settings, load_settings
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the app from validated settings: a short list of init steps, then blueprints."""
+    settings = settings or load_settings()
+    app = Flask(__name__)
+    configure(app, settings)
+    from app.core.db_init import init_database
+    from app.core.errors import init_errors
+    from app.core.i18n import init_i18n
+    from app.core.security import init_security
+    from app.core.web import init_web
+
+    for init in (init_database, init_security, init_i18n, init_errors, init_web):
+        init(app)
+    register_blueprints(app)
+    return app
+
+
+def configure(app: Flask, settings: Settings) -> None:
+    app.config.update(
+        GOVHALL_SETTINGS=settings,
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_SECURE=settings.session_cookie_secure,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_NAME="govhall_session",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=8),
+        JSON_AS_ASCII=False,
+        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+    )
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+
+
+def register_blueprints(app: Flask) -> None:
+    from app.api.views import bp as api_bp
+    from app.auth.views import bp as auth_bp
+    from app.portal.views import bp as portal_bp
+    from app.tenants.views import bp as tenants_bp
+
+    for blueprint in (auth_bp, tenants_bp, portal_bp, api_bp):
+        app.register_blueprint(blueprint)

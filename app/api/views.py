@@ -1,0 +1,124 @@
+"""/api/v1: bearer-token JSON API, scoped exactly like the UI; /healthz for ops."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, jsonify, request
+from sqlalchemy import select, text
+
+from app.api.openapi import openapi_document
+from app.api.serializers import item_json, staff_json, tenant_json, window_json
+from app.core import migrate
+from app.core.errors import UserError
+from app.core.security import csrf
+from app.core.tenancy import Scope, set_scope
+from app.core.web import db, login_required, require_role_at, settings
+from app.halls import services as halls
+from app.tenants import queries
+from app.tenants.models import Tenant
+from app.version import release_version
+
+bp = Blueprint("api", __name__)
+csrf.exempt(bp)  # bearer tokens only: no cookies are honoured under /api/, so no CSRF risk
+V1 = "/api/v1"
+MAX_PAGE = 500
+
+
+@bp.route("/healthz")
+def healthz() -> Any:
+    """Liveness and readiness for ops and load balancers: database reachable and migrated."""
+    from flask import current_app
+
+    state, revision = "ok", None
+    try:
+        set_scope(db(), Scope())
+        db().execute(text("SELECT 1"))
+        revision = migrate.current_revision(current_app.extensions["govhall.engine"])
+        if revision is None:
+            state = "not migrated"
+    except Exception as exc:  # noqa: BLE001 - any database failure is "unavailable"
+        state = f"unavailable: {type(exc).__name__}"
+    body = {"status": "ok" if state == "ok" else "degraded", "database": state, "migration": revision,
+            "version": release_version(), "root_tenant": settings().root_tenant,
+            "node_id": settings().effective_node_id}
+    return jsonify(body), 200 if state == "ok" else 503
+
+
+@bp.route(f"{V1}/openapi.json")
+def openapi() -> Any:
+    return jsonify(openapi_document(release_version()))
+
+
+@bp.route(f"{V1}/tenants")
+@login_required
+def list_tenants() -> Any:
+    limit, offset = _page()
+    tenants = list(db().scalars(select(Tenant).order_by(Tenant.code).limit(limit).offset(offset)))
+    return jsonify({"tenants": [tenant_json(t) for t in tenants], "limit": limit, "offset": offset})
+
+
+@bp.route(f"{V1}/tenants/<code>")
+@login_required
+def get_tenant(code: str) -> Any:
+    tenant = queries.tenant_or_404(db(), code)
+    return jsonify(tenant_json(tenant, queries.counts_by_tenant(db(), [code])[code]))
+
+
+@bp.route(f"{V1}/tenants/<code>/children")
+@login_required
+def tenant_children(code: str) -> Any:
+    queries.tenant_or_404(db(), code)
+    children = queries.children_of(db(), code)
+    counts = queries.counts_by_tenant(db(), [c.code for c in children])
+    return jsonify({"children": [tenant_json(c, counts[c.code]) for c in children]})
+
+
+@bp.route(f"{V1}/tenants/<code>/items")
+@login_required
+def tenant_items(code: str) -> Any:
+    queries.tenant_or_404(db(), code)
+    return jsonify({"items": [item_json(e) for e in queries.place_items(db(), code)]})
+
+
+@bp.route(f"{V1}/tenants/<code>/windows", methods=["GET"])
+@login_required
+def tenant_windows(code: str) -> Any:
+    queries.tenant_or_404(db(), code)
+    return jsonify({"windows": [window_json(w) for w in queries.place_windows(db(), code)]})
+
+
+@bp.route(f"{V1}/tenants/<code>/windows", methods=["POST"])
+@login_required
+def create_window(code: str) -> Any:
+    require_role_at(code, "city_admin", "county_admin")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise UserError("the body must be a JSON object", place="body")
+    fields = {name: body.get(name) for name in ("number", "name", "kind")}
+    missing = [name for name, value in fields.items() if not isinstance(value, str) or not value.strip()]
+    if missing:
+        raise UserError(f"missing or empty: {', '.join(missing)}", place=missing[0])
+    categories = body.get("categories", [])
+    if not isinstance(categories, list) or not all(isinstance(c, str) for c in categories):
+        raise UserError("categories must be a list of category codes", place="categories")
+    window = halls.add_window(db(), code, fields["number"], fields["name"], fields["kind"], categories)
+    return jsonify(window_json(window)), 201
+
+
+@bp.route(f"{V1}/tenants/<code>/staff")
+@login_required
+def tenant_staff(code: str) -> Any:
+    queries.tenant_or_404(db(), code)
+    return jsonify({"staff": [staff_json(s) for s in queries.place_staff(db(), code)]})
+
+
+def _page() -> tuple[int, int]:
+    try:
+        limit = min(int(request.args.get("limit", 100)), MAX_PAGE)
+        offset = int(request.args.get("offset", 0))
+    except ValueError:
+        raise UserError("limit and offset must be whole numbers", place="limit") from None
+    if limit < 1 or offset < 0:
+        raise UserError("limit must be at least 1 and offset not negative", place="limit")
+    return limit, offset

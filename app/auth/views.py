@@ -1,0 +1,58 @@
+"""Sign-in with throttling, sign-out, language switch."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Blueprint, flash, make_response, redirect, render_template, request, session, url_for
+
+from app.auth.forms import LoginForm
+from app.core.auth import LoginThrottled, Throttle, authenticate
+from app.core.i18n import COOKIE, LANGUAGES, translate
+from app.core.web import db, settings
+
+bp = Blueprint("auth", __name__, template_folder="templates")
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths: an open redirect would help phishing."""
+    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+        return target
+    return url_for("tenants.home")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    form = LoginForm()
+    if form.validate_on_submit():
+        throttle = Throttle(settings().login_max_failures, timedelta(minutes=settings().login_lockout_minutes))
+        try:
+            staff = authenticate(db(), throttle, form.username.data or "", form.password.data or "",
+                                 request.remote_addr or "")
+        except LoginThrottled as exc:
+            flash(translate("登录失败次数过多，请{minutes}分钟后再试。", minutes=exc.retry_after_minutes), "error")
+            return render_template("auth/login.html", form=form), 429
+        if staff is not None:
+            session.clear()
+            session["staff_id"] = staff.id
+            session.permanent = True
+            return redirect(_safe_next(request.args.get("next")))
+        flash(translate("用户名或密码错误。"), "error")
+        # 200 with the form again; the failed attempt must be committed to count.
+    return render_template("auth/login.html", form=form)
+
+
+@bp.route("/logout", methods=["POST"])
+def logout() -> Any:
+    session.clear()
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/lang/<code>")
+def switch_language(code: str) -> Any:
+    response = make_response(redirect(_safe_next(request.args.get("next"))))
+    if code in LANGUAGES:
+        response.set_cookie(COOKIE, code, max_age=365 * 24 * 3600, samesite="Lax", httponly=True)
+    return response

@@ -1,0 +1,1 @@
+"""Service items (事项): the basic catalogue, materials, departments and each place's list."""

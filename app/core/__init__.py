@@ -1,0 +1,1 @@
+"""Cross-cutting parts: settings, database, tenancy scoping, auth, errors, i18n."""

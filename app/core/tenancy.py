@@ -1,0 +1,179 @@
+"""Tenant scoping, enforced in one place.
+
+Division codes are prefix-hierarchical (province 37…, city 3701…, county 370102…, town
+370102001…), so "a place and everything under it" is the range [code, prefix + 9…9] on a
+12-character column: one indexed range scan, no joins, no recursion.
+
+Every session carries a `Scope`. An ORM event adds the scope's criteria to every SELECT of a
+tenant-owned class (the safety net), and a flush hook refuses to write rows outside the scope.
+A session without a scope cannot read tenant-owned rows at all.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from sqlalchemy import ColumnElement, String, event, false, or_
+from sqlalchemy.orm import InstrumentedAttribute, Mapped, ORMExecuteState, Session, mapped_column
+from sqlalchemy.orm import with_loader_criteria
+
+LEVELS = ("province", "city", "county", "town", "village")
+PREFIX_LENGTH = {"province": 2, "city": 4, "county": 6, "town": 9, "village": 12}
+CODE_PATTERN = re.compile(r"\d{12}")
+SCOPE_KEY = "govhall.scope"
+SKIP_SCOPE = "govhall_skip_scope"
+
+
+class ScopeError(Exception):
+    """Base for scoping failures."""
+
+
+class ScopeMissing(ScopeError):
+    """A session touched tenant-owned rows without a scope: a programming error."""
+
+
+class ScopeViolation(ScopeError):
+    """A write to a row outside the session's scope."""
+
+
+def level_of(code: str) -> str:
+    """The level a 12-digit statistical code denotes, from its trailing zeros."""
+    if not CODE_PATTERN.fullmatch(code):
+        raise ValueError(f"'{code}' is not a 12-digit division code")
+    for level in LEVELS[:-1]:
+        if set(code[PREFIX_LENGTH[level]:]) == {"0"}:
+            return level
+    return "village"
+
+
+def prefix_of(code: str) -> str:
+    return code[: PREFIX_LENGTH[level_of(code)]]
+
+
+def subtree_range(code: str) -> tuple[str, str]:
+    """Inclusive bounds of every code at or below `code`."""
+    prefix = prefix_of(code)
+    return code, prefix + "9" * (12 - len(prefix))
+
+
+def is_within(code: str, ancestor: str) -> bool:
+    low, high = subtree_range(ancestor)
+    return low <= code <= high
+
+
+def ancestors_of(code: str) -> list[str]:
+    """Codes of the places above `code`, top first. A town directly under a city without
+    counties (Dongguan 441900) has no county ancestor: duplicates collapse."""
+    result: list[str] = []
+    for level in LEVELS[: LEVELS.index(level_of(code))]:
+        ancestor = code[: PREFIX_LENGTH[level]].ljust(12, "0")
+        if ancestor != code and ancestor not in result:
+            result.append(ancestor)
+    return result
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The set of tenant codes a session may see: a union of inclusive ranges.
+
+    `unrestricted` is for system work (CLI, migrations, the tenant-file applier).
+    """
+
+    ranges: tuple[tuple[str, str], ...] = ()
+    unrestricted: bool = False
+    writable: bool = True
+
+    @classmethod
+    def system(cls) -> Scope:
+        return cls(unrestricted=True)
+
+    @classmethod
+    def of_places(cls, grants: Iterable[tuple[str, bool]], writable: bool = True) -> Scope:
+        """Scope from (code, covers_subtree) pairs."""
+        ranges = {subtree_range(code) if subtree else (code, code) for code, subtree in grants}
+        return cls(ranges=tuple(sorted(ranges)), writable=writable)
+
+    @classmethod
+    def public(cls, code: str) -> Scope:
+        """What an anonymous visitor of one place's public pages may read."""
+        return cls(ranges=((code, code),), writable=False)
+
+    def contains(self, code: str) -> bool:
+        return self.unrestricted or any(low <= code <= high for low, high in self.ranges)
+
+    def criterion(self, column: Any) -> ColumnElement[bool]:
+        if not self.ranges:
+            return false()
+        return or_(*(column.between(low, high) if low != high else column == low
+                     for low, high in self.ranges))
+
+
+SCOPED_CLASSES: list[type[Scoped]] = []
+
+
+class Scoped:
+    """Mixin for mapped classes whose rows belong to a place; registers them for the safety net."""
+
+    scope_column_name: ClassVar[str] = "tenant_code"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "__tablename__" in cls.__dict__:
+            SCOPED_CLASSES.append(cls)
+
+    @classmethod
+    def scope_column(cls) -> InstrumentedAttribute[str]:
+        return getattr(cls, cls.scope_column_name)  # type: ignore[no-any-return]
+
+
+class TenantOwned(Scoped):
+    """Rows owned by one place. `tenant_code` is the scoping key (indexed)."""
+
+    tenant_code: Mapped[str] = mapped_column(String(12), index=True)
+
+
+def set_scope(session: Session, scope: Scope) -> Session:
+    session.info[SCOPE_KEY] = scope
+    return session
+
+
+def get_scope(session: Session) -> Scope:
+    scope = session.info.get(SCOPE_KEY)
+    if scope is None:
+        raise ScopeMissing("this session has no tenant scope; call set_scope() first")
+    return scope
+
+
+def _on_select(state: ORMExecuteState) -> None:
+    if not state.is_select or state.execution_options.get(SKIP_SCOPE):
+        return
+    scope = get_scope(state.session)
+    if scope.unrestricted:
+        return
+    options = [
+        with_loader_criteria(cls, scope.criterion(cls.scope_column()), include_aliases=True)
+        for cls in SCOPED_CLASSES
+    ]
+    state.statement = state.statement.options(*options)
+
+
+def _on_flush(session: Session, _context: Any, _instances: Any) -> None:
+    scope = get_scope(session)
+    if scope.unrestricted:
+        return
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if not isinstance(obj, Scoped):
+            continue
+        code = getattr(obj, obj.scope_column_name)
+        if not scope.writable or not scope.contains(code):
+            raise ScopeViolation(f"writing {type(obj).__name__} of tenant {code} is outside this scope")
+
+
+def install_scoping() -> None:
+    """Register the session hooks once per process (idempotent)."""
+    if not event.contains(Session, "do_orm_execute", _on_select):
+        event.listen(Session, "do_orm_execute", _on_select)
+        event.listen(Session, "before_flush", _on_flush)

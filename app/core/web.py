@@ -1,0 +1,117 @@
+"""The request life cycle: one database session per request, the signed-in principal and its
+scope resolved once, and one commit at the end of a successful request."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar, cast
+
+from flask import Flask, Response, current_app, g, redirect, request, session, url_for
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.core.auth import Principal, get_staff, staff_for_token
+from app.core.errors import Forbidden, NotFound
+from app.core.labels import TEMPLATE_LABELS
+from app.core.settings import Settings
+from app.core.tenancy import Scope, set_scope
+from app.version import release_version
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def settings() -> Settings:
+    return cast(Settings, current_app.config["GOVHALL_SETTINGS"])
+
+
+def db() -> Session:
+    """This request's session (opened on first use, scoped to the principal)."""
+    if "db" not in g:
+        factory: sessionmaker[Session] = current_app.extensions["govhall.sessions"]
+        g.db = set_scope(factory(), Scope())  # anonymous: sees no tenant rows until a view widens it
+        _resolve_principal(g.db)
+    return cast(Session, g.db)
+
+
+def principal() -> Principal | None:
+    db()
+    return cast(Principal | None, g.principal)
+
+
+def require_principal() -> Principal:
+    who = principal()
+    if who is None:
+        raise Forbidden("login required")
+    return who
+
+
+def _resolve_principal(db_session: Session) -> None:
+    """Bearer token (API) or session cookie (UI); either way the scope follows the grants."""
+    g.principal = None
+    staff = None
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        staff = staff_for_token(db_session, header.removeprefix("Bearer ").strip())
+    elif session.get("staff_id") is not None and not request.path.startswith("/api/"):
+        staff = get_staff(db_session, int(session["staff_id"]))
+    if staff is not None:
+        g.principal = Principal.load(db_session, staff)
+        set_scope(db_session, g.principal.scope)
+
+
+def use_public_scope(code: str) -> None:
+    """Let an anonymous visitor read one place's public data (item guide)."""
+    set_scope(db(), Scope.public(code))
+
+
+def require_role_at(code: str, *roles: str) -> Principal:
+    """The principal if one of `roles` covers place `code`; a place out of sight is 404."""
+    who = require_principal()
+    if not who.scope.contains(code):
+        raise NotFound("not found")
+    if not who.has_role_at(code, *roles):
+        raise Forbidden("your role does not allow this here")
+    return who
+
+
+def login_required(view: F) -> F:
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if principal() is None:
+            if request.path.startswith("/api/"):
+                raise Forbidden("a bearer token is required")
+            return redirect(url_for("auth.login", next=request.full_path))
+        return view(*args, **kwargs)
+
+    return cast(F, wrapper)
+
+
+def _finish(response: Response) -> Response:
+    """Commit once when the request succeeded; otherwise roll back whatever was flushed."""
+    session_ = g.pop("db", None)
+    if session_ is None:
+        return response
+    try:
+        if response.status_code < 400:
+            session_.commit()
+        else:
+            session_.rollback()
+    finally:
+        session_.close()
+    return response
+
+
+def _teardown(_exc: BaseException | None) -> None:
+    session_ = g.pop("db", None)
+    if session_ is not None:
+        session_.rollback()
+        session_.close()
+
+
+def init_web(app: Flask) -> None:
+    app.after_request(_finish)
+    app.teardown_request(_teardown)
+    app.jinja_env.globals.update(
+        current_principal=principal, root_tenant=lambda: settings().root_tenant, release_version=release_version,
+        **TEMPLATE_LABELS,
+    )

@@ -1,0 +1,1 @@
+"""The Jinan demo: division list, tenant files and demo logins."""

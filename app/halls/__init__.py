@@ -1,0 +1,1 @@
+"""Windows (窗口), staff and their roles at places."""

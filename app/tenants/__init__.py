@@ -1,0 +1,1 @@
+"""The tenant tree: division list, onboarded places, tenant files, onboarding."""

@@ -1,0 +1,194 @@
+"""Diff the desired state against the database (`tenants plan`) and apply it (`tenants apply`).
+
+Managed: the catalogue (when the files carry one); every place named in the files, with its
+implementation list, windows and the role grants of the staff listed there. Places, staff and
+catalogue entries the files do not mention are never deleted: places and staff are reported
+as unmanaged; the diff of a place's items and windows is complete.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.catalog.models import Category, Department, Item, TenantItem
+from app.catalog.schema import CatalogueFile, ItemSpec
+from app.core.tenancy import subtree_range
+from app.halls.models import RoleGrant, Staff, Window
+from app.tenants.desired import DesiredState
+from app.tenants.models import Tenant
+
+CHUNK = 500
+
+
+@dataclass(frozen=True)
+class Change:
+    kind: str  # tenant, item, material list, window, staff, grant, catalogue item, category, department
+    action: str  # add, change, remove
+    key: str
+    detail: str = ""
+
+
+@dataclass
+class Plan:
+    changes: list[Change] = field(default_factory=list)
+    unmanaged_places: int = 0
+    operations: list[tuple[str, Any, Any]] = field(default_factory=list)  # (verb, model, rows)
+
+    @property
+    def empty(self) -> bool:
+        return not self.changes
+
+    def summary(self) -> str:
+        counts = Counter(c.action for c in self.changes)
+        return f"{counts['add']} to add, {counts['change']} to change, {counts['remove']} to remove"
+
+    def render(self, limit_per_kind: int = 50) -> str:
+        lines, shown = [], Counter[str]()
+        marks = {"add": "+", "change": "~", "remove": "-"}
+        for change in self.changes:
+            shown[change.kind] += 1
+            if shown[change.kind] <= limit_per_kind:
+                lines.append(f"{marks[change.action]} {change.kind} {change.key} {change.detail}".rstrip())
+        for kind, count in shown.items():
+            if count > limit_per_kind:
+                lines.append(f"  … and {count - limit_per_kind} more {kind} changes")
+        if self.unmanaged_places:
+            lines.append(f"({self.unmanaged_places} places in the database are not in these files; kept)")
+        lines.append("No changes." if self.empty else f"Plan: {self.summary()}.")
+        return "\n".join(lines)
+
+    def record(self, change: Change, verb: str, model: Any, row: Any) -> None:
+        self.changes.append(change)
+        self.operations.append((verb, model, row))
+
+
+def make_plan(session: Session, desired: DesiredState, root: str) -> Plan:
+    plan = Plan()
+    if desired.catalogue is not None:
+        _plan_catalogue(session, desired.catalogue, plan)
+    _plan_tenants(session, desired, root, plan)
+    managed = set(desired.tenants)
+    _plan_items(session, desired, managed, plan)
+    _plan_windows(session, desired, managed, plan)
+    _plan_staff(session, desired, plan)
+    return plan
+
+
+def _diff_fields(old: dict[str, Any], new: dict[str, Any]) -> str:
+    return ", ".join(f"{key}: {old.get(key)!r} → {value!r}" for key, value in new.items() if old.get(key) != value)
+
+
+def _plan_rows(plan: Plan, kind: str, model: Any, current: dict[Any, dict[str, Any]],
+               desired: dict[Any, dict[str, Any]], key_fields: Iterable[str], remove: bool) -> None:
+    """Generic add / change / remove planning for rows identified by a natural key."""
+    key_fields = tuple(key_fields)
+    for key, row in desired.items():
+        old = current.get(key)
+        label = _label(key)
+        values = dict(zip(key_fields, key if isinstance(key, tuple) else (key,), strict=True)) | row
+        if old is None:
+            plan.record(Change(kind, "add", label), "insert", model, values)
+        elif diff := _diff_fields(old, row):
+            plan.record(Change(kind, "change", label, diff), "update", model, {"_pk": old["_pk"], **row})
+    if remove:
+        for key, old in current.items():
+            if key not in desired:
+                plan.record(Change(kind, "remove", _label(key)), "delete", model, old["_pk"])
+
+
+def _label(key: Any) -> str:
+    parts = key if isinstance(key, tuple) else (key,)
+    return "/".join(("subtree" if part else "") if isinstance(part, bool) else str(part) for part in parts).rstrip("/")
+
+
+def _plan_catalogue(session: Session, catalogue: CatalogueFile, plan: Plan) -> None:
+    fields = ("name", "name_en")
+    for kind, model, specs in (("category", Category, catalogue.categories),
+                               ("department", Department, catalogue.departments)):
+        current = {r.code: {f: getattr(r, f) for f in fields} | {"_pk": r.code} for r in session.scalars(select(model))}
+        desired = {s.code: {f: getattr(s, f) for f in fields} for s in specs}
+        _plan_rows(plan, kind, model, current, desired, ("code",), remove=False)
+    current_items = {i.basic_code: _item_row(i) | {"_pk": i.id} for i in session.scalars(select(Item))}
+    desired_items = {spec.basic_code: _spec_row(spec) for spec in catalogue.items}
+    _plan_rows(plan, "catalogue item", Item, current_items, desired_items, ("basic_code",), remove=False)
+
+
+ITEM_FIELDS = ("name", "name_en", "type_code", "department_code", "category_code", "review_departments", "levels",
+               "legal_basis", "statutory_days", "statutory_unit", "promised_days", "promised_unit", "kind",
+               "visits", "onsite_reason", "online_depth", "mail_allowed", "bookable", "fee", "result_name",
+               "result_type", "materials")
+MATERIAL_FIELDS = ("name", "necessity", "type", "source", "form", "copies")
+
+
+def _item_row(item: Item) -> dict[str, Any]:
+    row = {f: getattr(item, f) for f in ITEM_FIELDS if f != "materials"}
+    row["materials"] = [{f: getattr(m, f) for f in MATERIAL_FIELDS} for m in item.materials]
+    return row
+
+
+def _spec_row(spec: ItemSpec) -> dict[str, Any]:
+    return {
+        "name": spec.name, "name_en": spec.name_en, "type_code": spec.type, "department_code": spec.department,
+        "category_code": spec.category, "review_departments": list(spec.review_departments),
+        "levels": list(spec.levels), "legal_basis": spec.legal_basis,
+        "statutory_days": spec.statutory_limit.days, "statutory_unit": spec.statutory_limit.unit,
+        "promised_days": spec.promised_limit.days, "promised_unit": spec.promised_limit.unit,
+        "kind": spec.kind, "visits": spec.visits, "onsite_reason": spec.onsite_reason,
+        "online_depth": spec.online_depth, "mail_allowed": spec.mail_allowed, "bookable": spec.bookable,
+        "fee": spec.fee.model_dump(), "result_name": spec.result.name, "result_type": spec.result.type,
+        "materials": [m.model_dump() for m in spec.materials],
+    }
+
+
+TENANT_FIELDS = ("name", "level", "parent_code", "address", "phone", "opening_hours")
+
+
+def _plan_tenants(session: Session, desired: DesiredState, root: str, plan: Plan) -> None:
+    low, high = subtree_range(root)
+    rows = session.scalars(select(Tenant).where(Tenant.code.between(low, high)))
+    current = {t.code: {f: getattr(t, f) for f in TENANT_FIELDS} | {"_pk": t.code} for t in rows}
+    # Parents before children, so a reader of the plan sees the tree top-down.
+    ordered = dict(sorted(desired.tenants.items(), key=lambda kv: (kv[1]["level"] != "province", kv[0])))
+    _plan_rows(plan, "tenant", Tenant, current, ordered, ("code",), remove=False)
+    plan.unmanaged_places = len(set(current) - set(desired.tenants))
+
+
+def _plan_items(session: Session, desired: DesiredState, managed: set[str], plan: Plan) -> None:
+    query = select(TenantItem.id, TenantItem.tenant_code, Item.basic_code, TenantItem.promised_days).join(Item)
+    current = {(t, b): {"promised_days": d, "_pk": i} for i, t, b, d in session.execute(query) if t in managed}
+    wanted = {key: {"promised_days": days} for key, days in desired.items.items()}
+    _plan_rows(plan, "item", TenantItem, current, wanted, ("tenant_code", "basic_code"), remove=True)
+
+
+def _plan_windows(session: Session, desired: DesiredState, managed: set[str], plan: Plan) -> None:
+    fields = ("name", "kind", "categories")
+    current = {
+        (w.tenant_code, w.number): {f: getattr(w, f) for f in fields} | {"_pk": w.id}
+        for w in session.scalars(select(Window)) if w.tenant_code in managed
+    }
+    _plan_rows(plan, "window", Window, current, desired.windows, ("tenant_code", "number"), remove=True)
+
+
+def _plan_staff(session: Session, desired: DesiredState, plan: Plan) -> None:
+    usernames = list(desired.staff)
+    people = {s.username: s for s in _chunked_in(session, Staff, Staff.username, usernames)}
+    current = {u: {"name": s.name, "tenant_code": s.tenant_code, "_pk": s.id} for u, s in people.items()}
+    _plan_rows(plan, "staff", Staff, current, desired.staff, ("username",), remove=False)
+    by_id = {s.id: s.username for s in people.values()}
+    current_grants = {
+        (by_id[g.staff_id], g.tenant_code, g.role, g.department_code, g.subtree): {"_pk": g.id}
+        for g in _chunked_in(session, RoleGrant, RoleGrant.staff_id, list(by_id))
+    }
+    _plan_rows(plan, "grant", RoleGrant, current_grants, {g: {} for g in desired.grants},
+               ("username", "tenant_code", "role", "department_code", "subtree"), remove=True)
+
+
+def _chunked_in(session: Session, model: Any, column: Any, values: list[Any]) -> Iterator[Any]:
+    for start in range(0, len(values), CHUNK):
+        yield from session.scalars(select(model).where(column.in_(values[start:start + CHUNK])))

@@ -1,0 +1,5 @@
+"""The WSGI entry point for gunicorn: `gunicorn app.wsgi:app`. Settings come from the environment."""
+
+from app import create_app
+
+app = create_app()
