@@ -63,9 +63,10 @@ def breadcrumb(session: Session, code: str) -> list[tuple[str, str]]:
     """Names of the places above `code`. Names of ancestors are public (the division list), so
     this reads the division list without the scope."""
     codes = ancestors_of(code)
-    names = dict(session.execute(
+    rows = session.execute(
         select(Division.code, Division.name).where(Division.code.in_(codes)), execution_options={SKIP_SCOPE: True}
-    ).tuples().all())
+    )
+    names = {code: name for code, name in rows}
     return [(c, names[c]) for c in codes if c in names]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from app.catalog.models import Category
@@ -59,25 +59,19 @@ def place(code: str) -> Any:
         children=children, child_counts=queries.counts_by_tenant(session, [c.code for c in children]),
         items=queries.place_items(session, code), windows=queries.place_windows(session, code),
         staff=queries.place_staff(session, code), can_admin=who.has_role_at(code, *ADMIN_ROLES),
-        window_form=_window_form(),
+        window_form=WindowForm(), categories=list(session.scalars(select(Category).order_by(Category.code))),
     )
-
-
-def _window_form() -> WindowForm:
-    form = WindowForm()
-    form.categories.choices = [(c.code, c.name) for c in db().scalars(select(Category).order_by(Category.code))]
-    return form
 
 
 @bp.route("/places/<code>/windows", methods=["POST"])
 @login_required
 def add_window(code: str) -> Any:
     require_role_at(code, *ADMIN_ROLES)
-    form = _window_form()
+    form = WindowForm()
     if not form.validate_on_submit():
         raise UserError(translate("窗口信息有误：{fields}", fields=", ".join(form.errors)), place="window")
     halls.add_window(db(), code, form.number.data or "", form.name.data or "", form.kind.data or "",
-                     list(form.categories.data or []))
+                     request.form.getlist("categories"))
     flash(translate("窗口已添加。"), "ok")
     return redirect(url_for("tenants.place", code=code))
 
