@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import click
-from flask import current_app
+from flask import Flask, current_app
 from flask.cli import FlaskGroup
 from sqlalchemy.orm import Session
 
@@ -21,7 +21,7 @@ def command_session() -> Iterator[Session]:
         yield set_scope(session, Scope.system())
 
 
-def _create_app():  # type: ignore[no-untyped-def]
+def _create_app() -> Flask:
     from app import create_app
     from app.core.settings import SettingsError
 

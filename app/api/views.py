@@ -37,7 +37,7 @@ def healthz() -> Any:
         revision = migrate.current_revision(current_app.extensions["govhall.engine"])
         if revision is None:
             state = "not migrated"
-    except Exception as exc:  # noqa: BLE001 - any database failure is "unavailable"
+    except Exception as exc:
         state = f"unavailable: {type(exc).__name__}"
     body = {"status": "ok" if state == "ok" else "degraded", "database": state, "migration": revision,
             "version": release_version(), "root_tenant": settings().root_tenant,
@@ -102,7 +102,7 @@ def create_window(code: str) -> Any:
     categories = body.get("categories", [])
     if not isinstance(categories, list) or not all(isinstance(c, str) for c in categories):
         raise UserError("categories must be a list of category codes", place="categories")
-    window = halls.add_window(db(), code, fields["number"], fields["name"], fields["kind"], categories)
+    window = halls.add_window(db(), code, str(fields["number"]), str(fields["name"]), str(fields["kind"]), categories)
     return jsonify(window_json(window)), 201
 
 

@@ -6,6 +6,7 @@ from flask import Flask
 
 from app.core.db import make_engine, make_session_factory
 from app.core.tenancy import install_scoping
+from app.models import __all__ as _every_model  # noqa: F401 - registers every mapped class
 
 
 def init_database(app: Flask) -> None:
@@ -14,4 +15,3 @@ def init_database(app: Flask) -> None:
     app.extensions["govhall.engine"] = engine
     app.extensions["govhall.sessions"] = make_session_factory(engine)
     install_scoping()
-    import app.models  # noqa: F401  - every mapped class registered before the first query

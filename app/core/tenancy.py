@@ -17,8 +17,14 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from sqlalchemy import ColumnElement, String, event, false, or_
-from sqlalchemy.orm import InstrumentedAttribute, Mapped, ORMExecuteState, Session, mapped_column
-from sqlalchemy.orm import with_loader_criteria
+from sqlalchemy.orm import (
+    InstrumentedAttribute,
+    Mapped,
+    ORMExecuteState,
+    Session,
+    mapped_column,
+    with_loader_criteria,
+)
 
 LEVELS = ("province", "city", "county", "town", "village")
 PREFIX_LENGTH = {"province": 2, "city": 4, "county": 6, "town": 9, "village": 12}
@@ -126,7 +132,8 @@ class Scoped:
 
     @classmethod
     def scope_column(cls) -> InstrumentedAttribute[str]:
-        return getattr(cls, cls.scope_column_name)  # type: ignore[no-any-return]
+        column: InstrumentedAttribute[str] = getattr(cls, cls.scope_column_name)
+        return column
 
 
 class TenantOwned(Scoped):

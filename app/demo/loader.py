@@ -14,7 +14,7 @@ from app.tenants.services import apply_directory
 
 DIVISIONS_FILE = Path("divisions") / "shandong.csv"
 # Demo accounts only: a real deployment sets passwords with `govhall staff password`.
-DEMO_PASSWORD = "govhall-demo-2026"
+DEMO_PASSWORD = "govhall-demo-2026"  # noqa: S105 - published demo password
 DEMO_LOGINS = (
     ("jn_admin", "济南市 city admin"),
     ("lx_admin", "历下区 county admin"),

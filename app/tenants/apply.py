@@ -95,7 +95,8 @@ def _prepare_grants(session: Session, rows: list[dict[str, Any]]) -> list[dict[s
     ids: dict[str, int] = {}
     for start in range(0, len(usernames), CHUNK):
         chunk = usernames[start:start + CHUNK]
-        ids.update((row[0], row[1]) for row in session.execute(select(Staff.username, Staff.id).where(Staff.username.in_(chunk))))
+        query = select(Staff.username, Staff.id).where(Staff.username.in_(chunk))
+        ids.update((username, staff_id) for username, staff_id in session.execute(query))
     return [{k: v for k, v in r.items() if k != "username"} | {"staff_id": ids[r["username"]]} for r in rows]
 
 

@@ -10,7 +10,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from app.catalog.schema import CatalogueFile
-from app.tenants.schema import DefaultsFile, PlaceSpec, PlacesFile
+from app.tenants.schema import DefaultsFile, PlacesFile, PlaceSpec
 
 M = TypeVar("M", bound=BaseModel)
 Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -84,7 +84,7 @@ def load_config(directory: Path) -> TenantConfig:
     if not directory.is_dir():
         raise TenantFileError([f"{directory}: not a folder of tenant files"])
     problems: list[str] = []
-    config = TenantConfig(defaults=_collect(problems, load_defaults, directory))  # type: ignore[arg-type]
+    config = TenantConfig(defaults=_collect(problems, load_defaults, directory))
     config.catalogue = _collect(problems, load_catalogue, directory)
     for path in sorted((directory / PLACES_DIR).glob("*.yaml")):
         label = f"{PLACES_DIR}/{path.name}"

@@ -109,8 +109,10 @@ def _label(key: Any) -> str:
 
 def _plan_catalogue(session: Session, catalogue: CatalogueFile, plan: Plan) -> None:
     fields = ("name", "name_en")
-    for kind, model, specs in (("category", Category, catalogue.categories),
-                               ("department", Department, catalogue.departments)):
+    sections: tuple[tuple[str, Any, Any], ...] = (
+        ("category", Category, catalogue.categories), ("department", Department, catalogue.departments)
+    )
+    for kind, model, specs in sections:
         current = {r.code: {f: getattr(r, f) for f in fields} | {"_pk": r.code} for r in session.scalars(select(model))}
         desired = {s.code: {f: getattr(s, f) for f in fields} for s in specs}
         _plan_rows(plan, kind, model, current, desired, ("code",), remove=False)

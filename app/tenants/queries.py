@@ -48,7 +48,7 @@ def visible_tree(session: Session) -> list[TreeNode]:
     tenants = list(session.scalars(select(Tenant).order_by(Tenant.code)))
     counts = counts_by_tenant(session)
     nodes = {t.code: TreeNode(t, counts[t.code]) for t in tenants}
-    tops = []
+    tops: list[TreeNode] = []
     for tenant in tenants:
         parent = nodes.get(tenant.parent_code or "")
         (parent.children if parent else tops).append(nodes[tenant.code])
@@ -66,7 +66,7 @@ def breadcrumb(session: Session, code: str) -> list[tuple[str, str]]:
     rows = session.execute(
         select(Division.code, Division.name).where(Division.code.in_(codes)), execution_options={SKIP_SCOPE: True}
     )
-    names = {code: name for code, name in rows}
+    names = dict(rows.all())  # .all(): a Result has .keys(), which dict() would mistake for a mapping
     return [(c, names[c]) for c in codes if c in names]
 
 
