@@ -67,7 +67,7 @@ def test_onboard_plan_apply_cycle(migrated, tmp_path):
     assert [p["code"] for p in places[1:]] == towns and len(towns) > 10
     again = run(migrated, "tenants", "onboard", "370112000000", "--dir", str(folder))
     assert again.returncode == 1 and "exists already" in again.stderr
-    plan = run(migrated, "tenants", "plan", str(folder))
+    plan = run(migrated, "tenants", "plan", str(folder), "--limit", "1000")
     assert plan.returncode == 0 and "+ tenant 370112000000" in plan.stdout
     applied = run(migrated, "tenants", "apply", str(folder))
     assert applied.returncode == 0 and applied.stdout.startswith("Applied:")
