@@ -238,3 +238,26 @@ def system_session_factory():
     for engine, session in opened:
         session.close()
         engine.dispose()
+
+
+def test_onboarding_an_onboarded_county_is_refused(system_session):
+    """Can the onboarding page overwrite a county that already runs on its own tenant file?"""
+    from app.core.errors import UserError
+    from app.tenants.services import plan_onboarding
+
+    with pytest.raises(UserError, match="onboarded already"):
+        plan_onboarding(system_session, "370102000000", TENANTS_DIR, ROOT)
+
+
+def test_onboarding_plan_for_a_new_county_lists_its_towns(system_session):
+    """Does the onboarding preview of a county not yet onboarded add it and all its towns?"""
+    from app.tenants.services import apply_onboarding, plan_onboarding
+
+    system_session.execute(TenantItem.__table__.delete().where(TenantItem.tenant_code.like("370126%")))
+    system_session.execute(Window.__table__.delete().where(Window.tenant_code.like("370126%")))
+    system_session.execute(Tenant.__table__.delete().where(Tenant.code.like("370126%")))
+    plan, places = plan_onboarding(system_session, "370126000000", TENANTS_DIR, ROOT)
+    added = {c.key for c in plan.changes if c.kind == "tenant" and c.action == "add"}
+    assert added == {p.code for p in places} and "370126000000" in added and len(added) > 5
+    apply_onboarding(system_session, "370126000000", TENANTS_DIR, ROOT)
+    assert count(system_session, Tenant, Tenant.parent_code == "370126000000") == len(places) - 1

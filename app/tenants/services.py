@@ -7,6 +7,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.core.errors import UserError
 from app.core.tenancy import subtree_range
 from app.tenants.apply import apply_plan
 from app.tenants.desired import CatalogueIndex, build_desired
@@ -46,7 +47,10 @@ def apply_directory(session: Session, directory: Path, root: str) -> Plan:
 def plan_onboarding(
     session: Session, county_code: str, directory: Path, root: str
 ) -> tuple[Plan, list[PlaceSpec]]:
-    """What onboarding a county would change, using the shipped level defaults."""
+    """What onboarding a county would change, using the shipped level defaults. A county that is
+    already onboarded is refused: from then on its tenant file is where it changes."""
+    if session.get(Tenant, county_code) is not None:
+        raise UserError(f"{county_code} is onboarded already; change it through its tenant file", place="county_code")
     places = onboarding_places(session, county_code)
     config = TenantConfig(defaults=load_defaults(directory), places=sourced(places, f"onboarding {county_code}"))
     return plan_config(session, config, root), places
