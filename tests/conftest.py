@@ -157,3 +157,30 @@ def bearer(app: Flask, username: str) -> dict[str, str]:
 
 def repo_path(*parts: str) -> Path:
     return REPO.joinpath(*parts)
+
+
+class QueryCounter:
+    """Counts SQL statements an app's engine runs while active (catches N+1 loops)."""
+
+    def __init__(self, app: Flask) -> None:
+        self.engine = app.extensions["govhall.engine"]
+        self.statements: list[str] = []
+
+    def _record(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        self.statements.append(statement)
+
+    def __enter__(self) -> QueryCounter:
+        from sqlalchemy import event
+
+        self.statements.clear()
+        event.listen(self.engine, "before_cursor_execute", self._record)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        from sqlalchemy import event
+
+        event.remove(self.engine, "before_cursor_execute", self._record)
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
