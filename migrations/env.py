@@ -2,10 +2,9 @@
 
 from alembic import context
 
+import app.models  # noqa: F401  - registers every table on Base.metadata
 from app.core.db import Base, make_engine
 from app.core.settings import load_settings
-
-import app.models  # noqa: F401  - registers every table on Base.metadata
 
 config = context.config
 engine = config.attributes.get("engine") or make_engine(load_settings().database_url)

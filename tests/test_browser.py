@@ -48,7 +48,7 @@ def _browser_or_skip() -> Any:
         reason = (f"no Chromium at {CHROMIUM} (apt-get install chromium, or set GOVHALL_TEST_CHROMIUM); "
                   "Playwright's own browser downloads are not used")
     try:
-        from playwright.sync_api import sync_playwright  # noqa: PLC0415 - optional until here
+        from playwright.sync_api import sync_playwright  # optional until here
     except ImportError as exc:
         reason = reason or f"the playwright package is not installed: {exc}"
     if reason:
@@ -115,18 +115,25 @@ def test_city_admin_onboards_a_county_in_chromium(live_server: str, system_sessi
             assert f"将接入 {len(towns) + 1} 个地区。" in page.locator("main").inner_text()
             plan = page.locator("pre.plan").inner_text()
             assert f"+ tenant {SHANGHE}" in plan and "Plan:" in plan
+            assert re.search(r"新增 \d+ 项，修改 0 项，删除 0 项。", page.locator("main").inner_text())
+            page.screenshot(path=str(SCREENSHOTS / "govhall-preview.png"))
             assert system_session.scalar(select(func.count()).select_from(Tenant).where(Tenant.code == SHANGHE)) == 0
 
             # Apply: back on the tree, with the county and all its towns.
             page.get_by_role("button", name="确认接入").click()
             page.wait_for_url(re.compile(r"/tree$"))
             assert "已接入：" in page.locator(".flash").inner_text()
-            county = page.locator("ul.tree li", has=page.locator(f"a[href$='/places/{SHANGHE}']")).last
+            # Counties fold; open 商河县 by its summary (not the link, which would navigate).
+            county = page.locator(f"details[data-code='{SHANGHE}']")
+            assert "商河县" in county.locator("summary").inner_text()
+            first_town = page.locator(f"a[href$='/places/{next(iter(towns))}']")
+            assert first_town.count() == 1 and not first_town.is_visible()
+            county.locator("summary .muted").first.click()
+            assert county.get_attribute("open") is not None
             county_text = county.inner_text()
-            assert "商河县" in county_text
             for code, name in towns.items():
                 assert name in county_text, f"{name} ({code}) missing under 商河县 on the tree"
-                assert page.locator(f"a[href$='/places/{code}']").count() == 1
+                assert page.locator(f"a[href$='/places/{code}']").is_visible()
             county.scroll_into_view_if_needed()
             page.screenshot(path=str(SCREENSHOTS / "govhall-tree.png"), full_page=True)
 

@@ -5,9 +5,8 @@ Revises: (none)
 Create Date: 2026-11-27 01:59:26.058684
 """
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '20261127_0001'
 down_revision = None
