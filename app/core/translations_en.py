@@ -103,7 +103,7 @@ EN: dict[str, str] = {
     "返回": "Back",
     "变更明细": "Change details",
     "租户配置文件": "Tenant file",
-    "已接入：{summary}。": "Onboarded: {summary}.",
+    "已接入：{summary}": "Onboarded: {summary}",
     "只有市级管理员可以接入县区。": "Only a city administrator can onboard counties.",
     "请选择一个县区。": "Please choose a county.",
     # Labels for codes (app/core/labels.py)

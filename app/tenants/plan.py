@@ -44,9 +44,13 @@ class Plan:
     def empty(self) -> bool:
         return not self.changes
 
+    def counts(self) -> dict[str, int]:
+        """Changes by action: {"add": …, "change": …, "remove": …}."""
+        counted = Counter(c.action for c in self.changes)
+        return {action: counted[action] for action in ("add", "change", "remove")}
+
     def summary(self) -> str:
-        counts = Counter(c.action for c in self.changes)
-        return f"{counts['add']} to add, {counts['change']} to change, {counts['remove']} to remove"
+        return "{add} to add, {change} to change, {remove} to remove".format(**self.counts())
 
     def render(self, limit_per_kind: int = 50) -> str:
         lines, shown = [], Counter[str]()

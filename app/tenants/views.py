@@ -106,7 +106,8 @@ def onboard_apply() -> Any:
     _require_city_admin()
     county = _county_from_form()
     plan = services.apply_onboarding(db(), county, Path(settings().tenants_dir), settings().root_tenant)
-    flash(translate("已接入：{summary}。", summary=plan.summary()), "ok")
+    flash(translate("已接入：{summary}", summary=translate("新增 {add} 项，修改 {change} 项，删除 {remove} 项。",
+                                                        **plan.counts())), "ok")
     return redirect(url_for("tenants.tree"))
 
 
