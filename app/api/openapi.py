@@ -40,9 +40,16 @@ def _list_of(key: str, schema: dict[str, Any]) -> dict[str, Any]:
     return {"type": "object", "properties": {key: {"type": "array", "items": schema}}}
 
 
+UNAUTHORIZED = _json(ERROR, "No bearer token, or an invalid or expired one (with a WWW-Authenticate challenge)")
+
+
 def _get(summary: str, schema: dict[str, Any], params: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    return {"get": {"summary": summary, "parameters": params or [], "responses": {
-        "200": _json(schema, "OK"), "404": _json(ERROR, "Not found or outside your places")}}}
+    responses = {"200": _json(schema, "OK"), "401": UNAUTHORIZED}
+    if any(p["in"] == "path" for p in params or []):
+        responses["404"] = _json(ERROR, "Not found or outside your places")
+    if any(p["in"] == "query" for p in params or []):
+        responses["400"] = _json(ERROR, "Invalid paging; `place` names the parameter")
+    return {"get": {"summary": summary, "parameters": params or [], "responses": responses}}
 
 
 def openapi_document(version: str) -> dict[str, Any]:
@@ -51,8 +58,9 @@ def openapi_document(version: str) -> dict[str, Any]:
     windows["post"] = {
         "summary": "Add a window (city or county admin of the place)", "parameters": [CODE],
         "requestBody": {"required": True, "content": {"application/json": {"schema": WINDOW}}},
-        "responses": {"201": _json(WINDOW, "Created"), "400": _json(ERROR, "Invalid input"),
-                      "403": _json(ERROR, "Role does not allow this"), "404": _json(ERROR, "Not found")},
+        "responses": {"201": _json(WINDOW, "Created"), "400": _json(ERROR, "Invalid input; `place` names the field"),
+                      "401": UNAUTHORIZED, "403": _json(ERROR, "Role does not allow this"),
+                      "404": _json(ERROR, "Not found or outside your places")},
     }
     return {
         "openapi": "3.1.0",

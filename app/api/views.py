@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Blueprint, jsonify, request
@@ -23,6 +24,10 @@ bp = Blueprint("api", __name__)
 csrf.exempt(bp)  # bearer tokens only: no cookies are honoured under /api/, so no CSRF risk
 V1 = "/api/v1"
 MAX_PAGE = 500
+WHOLE_NUMBER = re.compile(r"-?[0-9]{1,9}")
+# The same limits as the UI form (app.tenants.forms.WindowForm) and the column sizes.
+WINDOW_NUMBER = re.compile(r"[0-9A-Za-z-]{1,10}")
+WINDOW_NAME_MAX = 100
 
 
 @bp.route("/healthz")
@@ -99,6 +104,10 @@ def create_window(code: str) -> Any:
     missing = [name for name, value in fields.items() if not isinstance(value, str) or not value.strip()]
     if missing:
         raise UserError(f"missing or empty: {', '.join(missing)}", place=missing[0])
+    if not WINDOW_NUMBER.fullmatch(str(fields["number"])):
+        raise UserError("number must be 1 to 10 letters, digits or '-'", place="number")
+    if len(str(fields["name"])) > WINDOW_NAME_MAX:
+        raise UserError(f"name must be at most {WINDOW_NAME_MAX} characters", place="name")
     categories = body.get("categories", [])
     if not isinstance(categories, list) or not all(isinstance(c, str) for c in categories):
         raise UserError("categories must be a list of category codes", place="categories")
@@ -114,11 +123,18 @@ def tenant_staff(code: str) -> Any:
 
 
 def _page() -> tuple[int, int]:
-    try:
-        limit = min(int(request.args.get("limit", 100)), MAX_PAGE)
-        offset = int(request.args.get("offset", 0))
-    except ValueError:
-        raise UserError("limit and offset must be whole numbers", place="limit") from None
-    if limit < 1 or offset < 0:
-        raise UserError("limit must be at least 1 and offset not negative", place="limit")
-    return limit, offset
+    """`limit` (1…MAX_PAGE; larger asks get MAX_PAGE, echoed back) and `offset` (0…)."""
+    limit = min(_whole_number("limit", 100, minimum=1), MAX_PAGE)
+    return limit, _whole_number("offset", 0, minimum=0)
+
+
+def _whole_number(name: str, default: int, minimum: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if not WHOLE_NUMBER.fullmatch(raw):  # ASCII digits only, and short enough for any database
+        raise UserError(f"{name} must be a whole number of at most 9 digits, not '{raw}'", place=name)
+    value = int(raw)
+    if value < minimum:
+        raise UserError(f"{name} must be at least {minimum}", place=name)
+    return value

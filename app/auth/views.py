@@ -17,8 +17,13 @@ bp = Blueprint("auth", __name__, template_folder="templates")
 
 
 def _safe_next(target: str | None) -> str:
-    """Only same-site paths: an open redirect would help phishing."""
-    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+    """Only same-site paths: an open redirect would help phishing. Browsers read a backslash as a
+    slash and drop tabs and newlines, so a path that starts "/" plus a backslash, or "/" plus a tab
+    and "/", would leave the site: refuse backslashes and control characters."""
+    if (
+        target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc
+        and not any(char == "\\" or not char.isprintable() for char in target)
+    ):
         return target
     return url_for("tenants.home")
 
@@ -33,7 +38,8 @@ def login() -> Any:
                                  request.remote_addr or "")
         except LoginThrottled as exc:
             flash(translate("登录失败次数过多，请{minutes}分钟后再试。", minutes=exc.retry_after_minutes), "error")
-            return render_template("auth/login.html", form=form), 429
+            retry_after = {"Retry-After": str(exc.retry_after_minutes * 60)}
+            return render_template("auth/login.html", form=form), 429, retry_after
         if staff is not None:
             session.clear()
             session["staff_id"] = staff.id
@@ -54,5 +60,6 @@ def logout() -> Any:
 def switch_language(code: str) -> Any:
     response = make_response(redirect(_safe_next(request.args.get("next"))))
     if code in LANGUAGES:
-        response.set_cookie(COOKIE, code, max_age=365 * 24 * 3600, samesite="Lax", httponly=True)
+        response.set_cookie(COOKIE, code, max_age=365 * 24 * 3600, samesite="Lax", httponly=True,
+                            secure=settings().session_cookie_secure)
     return response

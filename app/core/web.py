@@ -7,14 +7,14 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
 
-from flask import Flask, Response, current_app, g, redirect, request, session, url_for
+from flask import Flask, Response, current_app, g, jsonify, redirect, request, session, url_for
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.auth import Principal, get_staff, staff_for_token
 from app.core.errors import Forbidden, NotFound
 from app.core.labels import TEMPLATE_LABELS
 from app.core.settings import Settings
-from app.core.tenancy import Scope, set_scope
+from app.core.tenancy import CODE_PATTERN, Scope, is_within, set_scope
 from app.version import release_version
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -60,8 +60,10 @@ def _resolve_principal(db_session: Session) -> None:
 
 
 def use_public_scope(code: str) -> None:
-    """Let an anonymous visitor read one place's public data (item guide)."""
-    set_scope(db(), Scope.public(code))
+    """Let an anonymous visitor read one place's public data (item guide); only places this node
+    serves have public pages here, whatever else its database may hold."""
+    served = CODE_PATTERN.fullmatch(code) is not None and is_within(code, settings().root_tenant)
+    set_scope(db(), Scope.public(code) if served else Scope())
 
 
 def require_role_at(code: str, *roles: str) -> Principal:
@@ -79,11 +81,23 @@ def login_required(view: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if principal() is None:
             if request.path.startswith("/api/"):
-                raise Forbidden("a bearer token is required")
+                return _bearer_challenge()
             return redirect(url_for("auth.login", next=request.full_path))
         return view(*args, **kwargs)
 
     return cast(F, wrapper)
+
+
+def _bearer_challenge() -> Response:
+    """401 with a Bearer challenge (RFC 6750): no credentials is not the same as no permission (403)."""
+    if request.headers.get("Authorization", "").startswith("Bearer "):
+        message, challenge = "the bearer token is invalid or expired", 'Bearer realm="govhall", error="invalid_token"'
+    else:
+        message, challenge = "a bearer token is required", 'Bearer realm="govhall"'
+    response = jsonify({"error": message})
+    response.status_code = 401
+    response.headers["WWW-Authenticate"] = challenge
+    return response
 
 
 def _finish(response: Response) -> Response:
