@@ -518,8 +518,6 @@ def test_only_city_admins_onboard_counties(app, name):
     assert tenant_count(app, SHANGHE) > 1
 
 
-@pytest.mark.xfail(strict=True, reason="known bug: app/tenants/views.py lets TenantFileError escape (500) "
-                   "instead of answering 400 when a county is outside the node")
 def test_city_admin_cannot_onboard_a_county_of_another_city(seeded):
     """Can the city admin onboard 市北区 of 青岛 onto the Jinan node? (refused with 400, nothing written)"""
     caller = Caller(seeded, ACTORS["city_admin"])
@@ -726,10 +724,6 @@ def test_empty_scope_sees_nothing(seeded):
         session.close()
 
 
-@pytest.mark.xfail(strict=True, reason="known hole: app.core.tenancy filters only SELECTs; ORM bulk UPDATE/DELETE "
-                   "(session.execute(update(Window)...)) bypass both the criteria and the flush check. "
-                   "Handling state.is_update/is_delete in _on_select (with_loader_criteria applies to them) "
-                   "and refusing them for read-only scopes would close it")
 def test_bulk_update_and_delete_stay_inside_the_scope(seeded):
     """Can a town session rename or delete every window in the database with one bulk statement?"""
     session = scoped(seeded, TOWN_A)

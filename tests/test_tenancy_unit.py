@@ -31,8 +31,6 @@ def test_level_of_refuses_what_is_not_a_division_code(bad):
         level_of(bad)
 
 
-@pytest.mark.xfail(strict=True, reason="known bug: CODE_PATTERN is \\d{12}, which also matches non-ASCII digits; "
-                   "use [0-9]{12} (the same holds for the root_tenant setting validator)")
 def test_level_of_refuses_full_width_digits():
     """Is a code written in full-width digits (３７０１…), which sorts outside every range, refused?"""
     with pytest.raises(ValueError, match="12-digit"):

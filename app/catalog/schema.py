@@ -59,7 +59,7 @@ class MaterialSpec(Strict):
 
 
 class ItemSpec(Strict):
-    basic_code: str = Field(pattern=r"^\d{12}$")
+    basic_code: str = Field(pattern=r"^[0-9]{12}$")
     name: str = Field(min_length=1, max_length=200)
     name_en: str = Field(min_length=1, max_length=200)
     type: str

@@ -45,7 +45,7 @@ class Settings(BaseModel):
     @field_validator("root_tenant")
     @classmethod
     def _twelve_digits(cls, value: str) -> str:
-        if not re.fullmatch(r"\d{12}", value):
+        if not re.fullmatch(r"[0-9]{12}", value):
             raise ValueError("must be a 12-digit division code such as 370100000000")
         return value
 

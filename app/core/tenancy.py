@@ -12,7 +12,8 @@ A session without a scope cannot read tenant-owned rows at all.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -28,7 +29,7 @@ from sqlalchemy.orm import (
 
 LEVELS = ("province", "city", "county", "town", "village")
 PREFIX_LENGTH = {"province": 2, "city": 4, "county": 6, "town": 9, "village": 12}
-CODE_PATTERN = re.compile(r"\d{12}")
+CODE_PATTERN = re.compile(r"[0-9]{12}")  # not \d: that also matches full-width digits
 SCOPE_KEY = "govhall.scope"
 SKIP_SCOPE = "govhall_skip_scope"
 
@@ -147,6 +148,19 @@ def set_scope(session: Session, scope: Scope) -> Session:
     return session
 
 
+@contextmanager
+def system_scope(session: Session) -> Iterator[Session]:
+    """Run system work (bulk tenant-file apply) inside a request, then restore the caller's scope.
+
+    Only after an explicit authorization check: the caller of this is reviewed like raw SQL."""
+    previous = session.info.get(SCOPE_KEY)
+    set_scope(session, Scope.system())
+    try:
+        yield session
+    finally:
+        session.info[SCOPE_KEY] = previous
+
+
 def get_scope(session: Session) -> Scope:
     scope = session.info.get(SCOPE_KEY)
     if scope is None:
@@ -154,17 +168,29 @@ def get_scope(session: Session) -> Scope:
     return scope
 
 
-def _on_select(state: ORMExecuteState) -> None:
-    if not state.is_select or state.execution_options.get(SKIP_SCOPE):
+def _on_execute(state: ORMExecuteState) -> None:
+    """Add the scope to every ORM SELECT, UPDATE and DELETE; refuse what cannot be scoped."""
+    if state.execution_options.get(SKIP_SCOPE) and state.is_select:
         return
     scope = get_scope(state.session)
     if scope.unrestricted:
         return
-    options = [
-        with_loader_criteria(cls, scope.criterion(cls.scope_column()), include_aliases=True)
-        for cls in SCOPED_CLASSES
-    ]
-    state.statement = state.statement.options(*options)
+    if state.is_insert and _targets_scoped_class(state):
+        # Bulk INSERT values are not checked row by row: only system work (tenant files) may use it.
+        raise ScopeViolation("bulk inserts of tenant-owned rows need the system scope")
+    if (state.is_update or state.is_delete) and not scope.writable:
+        raise ScopeViolation("this scope is read-only")
+    if state.is_select or state.is_update or state.is_delete:
+        options = [
+            with_loader_criteria(cls, scope.criterion(cls.scope_column()), include_aliases=True)
+            for cls in SCOPED_CLASSES
+        ]
+        state.statement = state.statement.options(*options)
+
+
+def _targets_scoped_class(state: ORMExecuteState) -> bool:
+    mapper = state.bind_mapper
+    return mapper is not None and issubclass(mapper.class_, Scoped)
 
 
 def _on_flush(session: Session, _context: Any, _instances: Any) -> None:
@@ -181,6 +207,6 @@ def _on_flush(session: Session, _context: Any, _instances: Any) -> None:
 
 def install_scoping() -> None:
     """Register the session hooks once per process (idempotent)."""
-    if not event.contains(Session, "do_orm_execute", _on_select):
-        event.listen(Session, "do_orm_execute", _on_select)
+    if not event.contains(Session, "do_orm_execute", _on_execute):
+        event.listen(Session, "do_orm_execute", _on_execute)
         event.listen(Session, "before_flush", _on_flush)

@@ -10,6 +10,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from app.catalog.schema import CatalogueFile
+from app.core.errors import UserError
 from app.tenants.schema import DefaultsFile, PlacesFile, PlaceSpec
 
 M = TypeVar("M", bound=BaseModel)
@@ -19,11 +20,11 @@ DEFAULTS_FILE = "defaults.yaml"
 PLACES_DIR = "places"
 
 
-class TenantFileError(Exception):
+class TenantFileError(UserError):
     """One or more problems in the tenant files; nothing has been written."""
 
     def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
+        super().__init__("\n".join(problems), place="tenant files")
         self.problems = problems
 
 

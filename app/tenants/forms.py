@@ -14,4 +14,4 @@ class WindowForm(FlaskForm):
 
 
 class CountyForm(FlaskForm):
-    county_code = StringField("县区", validators=[DataRequired(), Regexp(r"^\d{12}$")])
+    county_code = StringField("县区", validators=[DataRequired(), Regexp(r"^[0-9]{12}$")])

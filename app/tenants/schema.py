@@ -14,7 +14,7 @@ Role = Literal["city_admin", "county_admin", "clerk", "reviewer", "issuer", "aud
 WindowKind = Literal["comprehensive", "issuance", "dedicated"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 assert set(Role.__args__) == set(ROLES) and set(WindowKind.__args__) == set(WINDOW_KINDS)  # type: ignore[attr-defined]
-CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+CLOCK = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 
 
 class Strict(BaseModel):
@@ -75,10 +75,10 @@ class StaffSpec(Strict):
 
 
 class PlaceSpec(Strict):
-    code: str = Field(pattern=r"^\d{12}$")
+    code: str = Field(pattern=r"^[0-9]{12}$")
     name: str = Field(min_length=1, max_length=100)
     level: Level
-    parent: str | None = Field(default=None, pattern=r"^\d{12}$")
+    parent: str | None = Field(default=None, pattern=r"^[0-9]{12}$")
     address: str = ""
     phone: str = ""
     items: ItemOverrides = Field(default_factory=ItemOverrides)

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.core.errors import UserError
-from app.core.tenancy import subtree_range
+from app.core.tenancy import is_within, subtree_range
 from app.tenants.apply import apply_plan
 from app.tenants.desired import CatalogueIndex, build_desired
 from app.tenants.files import TenantConfig, load_config, load_defaults
@@ -49,6 +49,8 @@ def plan_onboarding(
 ) -> tuple[Plan, list[PlaceSpec]]:
     """What onboarding a county would change, using the shipped level defaults. A county that is
     already onboarded is refused: from then on its tenant file is where it changes."""
+    if not is_within(county_code, root):
+        raise UserError(f"{county_code} is not under this node's place {root}", place="county_code")
     if session.get(Tenant, county_code) is not None:
         raise UserError(f"{county_code} is onboarded already; change it through its tenant file", place="county_code")
     places = onboarding_places(session, county_code)

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from app.catalog.models import Category
 from app.core.errors import Forbidden, UserError
 from app.core.i18n import translate
+from app.core.tenancy import system_scope
 from app.core.web import db, login_required, principal, require_principal, require_role_at, settings
 from app.halls import services as halls
 from app.tenants import queries, services
@@ -105,7 +106,10 @@ def onboard_preview() -> Any:
 def onboard_apply() -> Any:
     _require_city_admin()
     county = _county_from_form()
-    plan = services.apply_onboarding(db(), county, Path(settings().tenants_dir), settings().root_tenant)
+    # Onboarding writes thousands of rows in bulk, which only the system scope may do; the
+    # city-admin check above is the authorization, and the planner keeps every row under the root.
+    with system_scope(db()) as session:
+        plan = services.apply_onboarding(session, county, Path(settings().tenants_dir), settings().root_tenant)
     flash(translate("已接入：{summary}", summary=translate("新增 {add} 项，修改 {change} 项，删除 {remove} 项。",
                                                         **plan.counts())), "ok")
     return redirect(url_for("tenants.tree"))
