@@ -70,6 +70,7 @@ def make_settings(url: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "database_url": url, "secret_key": "test-secret-key-0123456789", "root_tenant": ROOT,
         "session_cookie_secure": False, "tenants_dir": str(TENANTS_DIR),
+        "token_cache_seconds": 0,  # tests change accounts between requests; the cache has its own test
     }
     return Settings(**(values | overrides))
 

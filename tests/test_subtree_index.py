@@ -29,3 +29,18 @@ def test_scoped_window_query_uses_the_tenant_code_index(app):
     finally:
         session.rollback()
         session.close()
+
+
+def test_core_items_path_keeps_the_scope(app):
+    """Does the Core-level items query (which skips the ORM hook) still refuse a foreign place?"""
+    from app.tenants.queries import place_item_rows
+    from tests.conftest import LICHENG_SHANDALU, LIXIA_JIEFANGLU
+
+    session = set_scope(app.extensions["govhall.sessions"](), Scope.of_places([(LIXIA_JIEFANGLU, False)]))
+    try:
+        assert place_item_rows(session, LIXIA_JIEFANGLU), "own place has items"
+        assert place_item_rows(session, LICHENG_SHANDALU) == []
+        set_scope(session, Scope.system())
+        assert place_item_rows(session, LICHENG_SHANDALU), "the foreign place has items, so the check can fail"
+    finally:
+        session.close()

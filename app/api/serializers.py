@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.catalog.models import TenantItem
 from app.halls.models import Staff, Window
 from app.tenants.models import Tenant
 
@@ -17,16 +16,18 @@ def tenant_json(tenant: Tenant, counts: dict[str, int] | None = None) -> dict[st
     return data
 
 
-def item_json(entry: TenantItem) -> dict[str, Any]:
-    item = entry.item
+def item_json(row: Any) -> dict[str, Any]:
+    """One implementation-list entry, from a row of `queries.ITEM_LIST_COLUMNS`."""
     return {
-        "implementation_code": entry.implementation_code, "basic_code": item.basic_code, "name": item.name,
-        "name_en": item.name_en, "type": item.type_code, "department": item.department_code,
-        "category": item.category_code, "kind": item.kind,
-        "statutory_limit": {"days": item.statutory_days, "unit": item.statutory_unit},
-        "promised_limit": {"days": entry.promised_days, "unit": item.promised_unit},
-        "visits": item.visits, "online_depth": item.online_depth, "mail_allowed": item.mail_allowed,
-        "bookable": item.bookable, "fee": item.fee, "result": {"name": item.result_name, "type": item.result_type},
+        "implementation_code": row.implementation_code, "basic_code": row.basic_code, "name": row.name,
+        "name_en": row.name_en, "type": row.type_code, "department": row.department_code,
+        "category": row.category_code, "kind": row.kind,
+        "statutory_limit": {"days": row.statutory_days, "unit": row.statutory_unit},
+        "promised_limit": {"days": row.promised_days, "unit": row.promised_unit},
+        "visits": row.visits, "online_depth": row.online_depth, "mail_allowed": row.mail_allowed,
+        "bookable": row.bookable, "result": {"name": row.result_name, "type": row.result_type},
+        "fee": {"charged": row.fee_charged, "standard": row.fee_standard, "basis": row.fee_basis,
+                "waivable": row.fee_waivable},
     }
 
 

@@ -82,8 +82,10 @@ def tenant_children(code: str) -> Any:
 @bp.route(f"{V1}/tenants/<code>/items")
 @login_required
 def tenant_items(code: str) -> Any:
-    queries.tenant_or_404(db(), code)
-    return jsonify({"items": [item_json(e) for e in queries.place_items(db(), code)]})
+    rows = queries.place_item_rows(db(), code)
+    if not rows:  # an empty list or a place out of sight: only then is the extra lookup needed
+        queries.tenant_or_404(db(), code)
+    return jsonify({"items": [item_json(row) for row in rows]})
 
 
 @bp.route(f"{V1}/tenants/<code>/windows", methods=["GET"])

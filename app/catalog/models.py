@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -56,7 +54,11 @@ class Item(Base):
     online_depth: Mapped[int] = mapped_column(Integer)
     mail_allowed: Mapped[bool] = mapped_column(Boolean)
     bookable: Mapped[bool] = mapped_column(Boolean)
-    fee: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # Fee (收费) as columns, not JSON: the items API reads them for every row it serves.
+    fee_charged: Mapped[bool] = mapped_column(Boolean)
+    fee_standard: Mapped[str] = mapped_column(String(200), default="")
+    fee_basis: Mapped[str] = mapped_column(Text, default="")
+    fee_waivable: Mapped[bool] = mapped_column(Boolean, default=False)
     result_name: Mapped[str] = mapped_column(String(200))
     result_type: Mapped[str] = mapped_column(String(20))
 

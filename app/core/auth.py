@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -105,20 +108,65 @@ def authenticate(session: Session, throttle: Throttle, username: str, password: 
 def issue_token(session: Session, staff: Staff, ttl: timedelta) -> str:
     """Create a bearer token; the plain value is shown once and never stored."""
     token = "ghk_" + secrets.token_urlsafe(32)
-    session.add(ApiToken(staff_id=staff.id, token_hash=_digest(token), expires_at=utcnow() + ttl))
+    session.add(ApiToken(staff_id=staff.id, token_hash=digest(token), expires_at=utcnow() + ttl))
     return token
 
 
-def staff_for_token(session: Session, token: str) -> Staff | None:
-    row = session.scalars(
-        select(ApiToken).where(ApiToken.token_hash == _digest(token)), execution_options=UNSCOPED
-    ).one_or_none()
-    if row is None or row.expires_at < utcnow():
+def staff_for_token(session: Session, token: str) -> tuple[Staff, datetime] | None:
+    """The active staff member a live token belongs to, with the token's expiry (one query)."""
+    query = (
+        select(Staff, ApiToken.expires_at)
+        .join(ApiToken, ApiToken.staff_id == Staff.id)
+        .where(ApiToken.token_hash == digest(token), Staff.active.is_(True))
+    )
+    row = session.execute(query, execution_options=UNSCOPED).one_or_none()
+    if row is None or row[1] < utcnow():
         return None
-    return get_staff(session, row.staff_id)
+    return row[0], row[1]
 
 
-def _digest(token: str) -> str:
+class PrincipalCache:
+    """Who a bearer token belongs to, remembered per process for a few seconds.
+
+    Resolving a token costs two queries on every API call; department systems call in bursts.
+    A revoked token, deactivated account or changed role takes effect within `ttl` seconds
+    (0 disables the cache). Bounded, oldest entries evicted first."""
+
+    def __init__(self, ttl: float, size: int = 1024, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl, self.size, self.clock = ttl, size, clock
+        self._entries: OrderedDict[str, tuple[float, Principal]] = OrderedDict()
+
+    def get(self, key: str) -> Principal | None:
+        entry = self._entries.get(key)
+        if entry is None or entry[0] <= self.clock():
+            self._entries.pop(key, None)
+            return None
+        return entry[1]
+
+    def put(self, key: str, principal: Principal, token_expires_at: datetime) -> None:
+        if self.ttl <= 0:
+            return
+        seconds_left = (token_expires_at - utcnow()).total_seconds()
+        self._entries[key] = (self.clock() + min(self.ttl, seconds_left), principal)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+
+
+def principal_for_token(session: Session, token: str, cache: PrincipalCache) -> Principal | None:
+    key = digest(token)
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    found = staff_for_token(session, token)
+    if found is None:
+        return None
+    principal = Principal.load(session, found[0])
+    cache.put(key, principal, found[1])
+    return principal
+
+
+def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 

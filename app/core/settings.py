@@ -39,6 +39,9 @@ class Settings(BaseModel):
     login_max_failures: int = Field(default=5, ge=1, description="Failed logins before a lockout.")
     login_lockout_minutes: int = Field(default=15, ge=1, description="Lockout window in minutes.")
     token_ttl_days: int = Field(default=90, ge=1, description="Lifetime of API bearer tokens.")
+    token_cache_seconds: float = Field(
+        default=10, ge=0, description="How long a worker remembers who a token belongs to (0: never)."
+    )
     default_language: str = Field(default="zh", pattern="^(zh|en)$", description="UI language.")
     sql_echo: bool = Field(default=False, description="Log every SQL statement (debugging only).")
 

@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, ClassVar
 
 from sqlalchemy import ColumnElement, String, event, false, or_
@@ -181,11 +182,23 @@ def _on_execute(state: ORMExecuteState) -> None:
     if (state.is_update or state.is_delete) and not scope.writable:
         raise ScopeViolation("this scope is read-only")
     if state.is_select or state.is_update or state.is_delete:
-        options = [
-            with_loader_criteria(cls, scope.criterion(cls.scope_column()), include_aliases=True)
-            for cls in SCOPED_CLASSES
-        ]
-        state.statement = state.statement.options(*options)
+        state.statement = state.statement.options(*_criteria_options(scope))
+
+
+@lru_cache(maxsize=512)
+def _criteria_options(scope: Scope) -> tuple[Any, ...]:
+    """The loader criteria of a scope, built once per scope (a hot path: every query runs it)."""
+    return tuple(
+        with_loader_criteria(cls, scope.criterion(cls.scope_column()), include_aliases=True)
+        for cls in SCOPED_CLASSES
+    )
+
+
+def core_statement_in_scope(statement: Any, column: Any, scope: Scope) -> Any:
+    """A Core statement (run on the session's connection, so the ORM hook does not see it) with the
+    scope added explicitly. For hot read paths that need no ORM objects; callers cache the result
+    per scope and are reviewed like raw SQL."""
+    return statement if scope.unrestricted else statement.where(scope.criterion(column))
 
 
 def _targets_scoped_class(state: ORMExecuteState) -> bool:

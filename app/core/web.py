@@ -10,7 +10,7 @@ from typing import Any, TypeVar, cast
 from flask import Flask, Response, current_app, g, jsonify, redirect, request, session, url_for
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.core.auth import Principal, get_staff, staff_for_token
+from app.core.auth import Principal, PrincipalCache, get_staff, principal_for_token
 from app.core.errors import Forbidden, NotFound
 from app.core.labels import TEMPLATE_LABELS
 from app.core.settings import Settings
@@ -48,14 +48,14 @@ def require_principal() -> Principal:
 def _resolve_principal(db_session: Session) -> None:
     """Bearer token (API) or session cookie (UI); either way the scope follows the grants."""
     g.principal = None
-    staff = None
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):
-        staff = staff_for_token(db_session, header.removeprefix("Bearer ").strip())
+        cache = current_app.extensions["govhall.principals"]
+        g.principal = principal_for_token(db_session, header.removeprefix("Bearer ").strip(), cache)
     elif session.get("staff_id") is not None and not request.path.startswith("/api/"):
         staff = get_staff(db_session, int(session["staff_id"]))
-    if staff is not None:
-        g.principal = Principal.load(db_session, staff)
+        g.principal = Principal.load(db_session, staff) if staff is not None else None
+    if g.principal is not None:
         set_scope(db_session, g.principal.scope)
 
 
@@ -106,7 +106,8 @@ def _finish(response: Response) -> Response:
     if session_ is None:
         return response
     try:
-        if response.status_code < 400:
+        # GET and HEAD never write: closing rolls back, which also keeps them honest.
+        if response.status_code < 400 and request.method not in ("GET", "HEAD"):
             session_.commit()
         else:
             session_.rollback()
@@ -123,6 +124,7 @@ def _teardown(_exc: BaseException | None) -> None:
 
 
 def init_web(app: Flask) -> None:
+    app.extensions["govhall.principals"] = PrincipalCache(app.config["GOVHALL_SETTINGS"].token_cache_seconds)
     app.after_request(_finish)
     app.teardown_request(_teardown)
     app.jinja_env.globals.update(

@@ -125,10 +125,12 @@ def _plan_catalogue(session: Session, catalogue: CatalogueFile, plan: Plan) -> N
     _plan_rows(plan, "catalogue item", Item, current_items, desired_items, ("basic_code",), remove=False)
 
 
-ITEM_FIELDS = ("name", "name_en", "type_code", "department_code", "category_code", "review_departments", "levels",
-               "legal_basis", "statutory_days", "statutory_unit", "promised_days", "promised_unit", "kind",
-               "visits", "onsite_reason", "online_depth", "mail_allowed", "bookable", "fee", "result_name",
-               "result_type", "materials")
+ITEM_FIELDS = (
+    "name", "name_en", "type_code", "department_code", "category_code", "review_departments", "levels",
+    "legal_basis", "statutory_days", "statutory_unit", "promised_days", "promised_unit", "kind", "visits",
+    "onsite_reason", "online_depth", "mail_allowed", "bookable", "fee_charged", "fee_standard", "fee_basis",
+    "fee_waivable", "result_name", "result_type", "materials",
+)
 MATERIAL_FIELDS = ("name", "necessity", "type", "source", "form", "copies")
 
 
@@ -147,7 +149,8 @@ def _spec_row(spec: ItemSpec) -> dict[str, Any]:
         "promised_days": spec.promised_limit.days, "promised_unit": spec.promised_limit.unit,
         "kind": spec.kind, "visits": spec.visits, "onsite_reason": spec.onsite_reason,
         "online_depth": spec.online_depth, "mail_allowed": spec.mail_allowed, "bookable": spec.bookable,
-        "fee": spec.fee.model_dump(), "result_name": spec.result.name, "result_type": spec.result.type,
+        "fee_charged": spec.fee.charged, "fee_standard": spec.fee.standard, "fee_basis": spec.fee.basis,
+        "fee_waivable": spec.fee.waivable, "result_name": spec.result.name, "result_type": spec.result.type,
         "materials": [m.model_dump() for m in spec.materials],
     }
 
