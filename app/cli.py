@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -45,4 +46,8 @@ def build_cli() -> click.Group:
 
 
 def main() -> None:
-    build_cli()(prog_name="govhall")
+    cli = build_cli()
+    # Everything imported so far lives as long as the process: moving it out of the collector's
+    # view makes bulk work (tenant apply: ~100k short-lived objects) markedly faster (scripts/bench).
+    gc.freeze()
+    cli(prog_name="govhall")

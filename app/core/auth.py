@@ -13,6 +13,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -24,8 +25,13 @@ from app.core.tenancy import SKIP_SCOPE, Scope, is_within
 from app.halls.models import RoleGrant, Staff
 
 _hasher = PasswordHasher()
-# Verified against when the username is unknown, so timing does not reveal which accounts exist.
-_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified against when the username is unknown, so timing does not reveal which accounts
+    exist. Made on first use: hashing at import would slow every CLI command and worker start."""
+    return _hasher.hash("not-a-real-password")
 UNSCOPED = {SKIP_SCOPE: True}
 
 
@@ -64,7 +70,7 @@ def hash_password(password: str) -> str:
 
 def _password_matches(password_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return _hasher.verify(password_hash or _dummy_hash(), password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from app.catalog.models import Category, Department, Item, TenantItem
 from app.catalog.schema import CatalogueFile, ItemSpec
@@ -78,8 +78,8 @@ def make_plan(session: Session, desired: DesiredState, root: str) -> Plan:
         _plan_catalogue(session, desired.catalogue, plan)
     _plan_tenants(session, desired, root, plan)
     managed = set(desired.tenants)
-    _plan_items(session, desired, managed, plan)
-    _plan_windows(session, desired, managed, plan)
+    _plan_items(session, desired, managed, root, plan)
+    _plan_windows(session, desired, managed, root, plan)
     _plan_staff(session, desired, plan)
     return plan
 
@@ -94,12 +94,12 @@ def _plan_rows(plan: Plan, kind: str, model: Any, current: dict[Any, dict[str, A
     key_fields = tuple(key_fields)
     for key, row in desired.items():
         old = current.get(key)
-        label = _label(key)
-        values = dict(zip(key_fields, key if isinstance(key, tuple) else (key,), strict=True)) | row
         if old is None:
-            plan.record(Change(kind, "add", label), "insert", model, values)
-        elif diff := _diff_fields(old, row):
-            plan.record(Change(kind, "change", label, diff), "update", model, {"_pk": old["_pk"], **row})
+            values = dict(zip(key_fields, key if isinstance(key, tuple) else (key,), strict=True)) | row
+            plan.record(Change(kind, "add", _label(key)), "insert", model, values)
+        elif any(old.get(field) != value for field, value in row.items()):
+            change = Change(kind, "change", _label(key), _diff_fields(old, row))
+            plan.record(change, "update", model, {"_pk": old["_pk"], **row})
     if remove:
         for key, old in current.items():
             if key not in desired:
@@ -120,7 +120,8 @@ def _plan_catalogue(session: Session, catalogue: CatalogueFile, plan: Plan) -> N
         current = {r.code: {f: getattr(r, f) for f in fields} | {"_pk": r.code} for r in session.scalars(select(model))}
         desired = {s.code: {f: getattr(s, f) for f in fields} for s in specs}
         _plan_rows(plan, kind, model, current, desired, ("code",), remove=False)
-    current_items = {i.basic_code: _item_row(i) | {"_pk": i.id} for i in session.scalars(select(Item))}
+    items = session.scalars(select(Item).options(selectinload(Item.materials)))
+    current_items = {i.basic_code: _item_row(i) | {"_pk": i.id} for i in items}
     desired_items = {spec.basic_code: _spec_row(spec) for spec in catalogue.items}
     _plan_rows(plan, "catalogue item", Item, current_items, desired_items, ("basic_code",), remove=False)
 
@@ -160,26 +161,33 @@ TENANT_FIELDS = ("name", "level", "parent_code", "address", "phone", "opening_ho
 
 def _plan_tenants(session: Session, desired: DesiredState, root: str, plan: Plan) -> None:
     low, high = subtree_range(root)
-    rows = session.scalars(select(Tenant).where(Tenant.code.between(low, high)))
-    current = {t.code: {f: getattr(t, f) for f in TENANT_FIELDS} | {"_pk": t.code} for t in rows}
+    columns = [getattr(Tenant, f) for f in TENANT_FIELDS]
+    rows = session.execute(select(Tenant.code, *columns).where(Tenant.code.between(low, high)))
+    current = {row[0]: dict(zip(TENANT_FIELDS, row[1:], strict=True)) | {"_pk": row[0]} for row in rows}
     # Parents before children, so a reader of the plan sees the tree top-down.
     ordered = dict(sorted(desired.tenants.items(), key=lambda kv: (kv[1]["level"] != "province", kv[0])))
     _plan_rows(plan, "tenant", Tenant, current, ordered, ("code",), remove=False)
     plan.unmanaged_places = len(set(current) - set(desired.tenants))
 
 
-def _plan_items(session: Session, desired: DesiredState, managed: set[str], plan: Plan) -> None:
-    query = select(TenantItem.id, TenantItem.tenant_code, Item.basic_code, TenantItem.promised_days).join(Item)
+def _plan_items(session: Session, desired: DesiredState, managed: set[str], root: str, plan: Plan) -> None:
+    query = (
+        select(TenantItem.id, TenantItem.tenant_code, Item.basic_code, TenantItem.promised_days).join(Item)
+        .where(TenantItem.tenant_code.between(*subtree_range(root)))
+    )
     current = {(t, b): {"promised_days": d, "_pk": i} for i, t, b, d in session.execute(query) if t in managed}
     wanted = {key: {"promised_days": days} for key, days in desired.items.items()}
     _plan_rows(plan, "item", TenantItem, current, wanted, ("tenant_code", "basic_code"), remove=True)
 
 
-def _plan_windows(session: Session, desired: DesiredState, managed: set[str], plan: Plan) -> None:
-    fields = ("name", "kind", "categories")
+def _plan_windows(session: Session, desired: DesiredState, managed: set[str], root: str, plan: Plan) -> None:
+    query = (
+        select(Window.id, Window.tenant_code, Window.number, Window.name, Window.kind, Window.categories)
+        .where(Window.tenant_code.between(*subtree_range(root)))
+    )
     current = {
-        (w.tenant_code, w.number): {f: getattr(w, f) for f in fields} | {"_pk": w.id}
-        for w in session.scalars(select(Window)) if w.tenant_code in managed
+        (tenant, number): {"name": name, "kind": kind, "categories": categories, "_pk": pk}
+        for pk, tenant, number, name, kind, categories in session.execute(query) if tenant in managed
     }
     _plan_rows(plan, "window", Window, current, desired.windows, ("tenant_code", "number"), remove=True)
 
