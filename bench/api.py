@@ -179,7 +179,7 @@ def build_demo(work: Path) -> tuple[dict[str, str], str]:
     """A demo database via the real CLI (`db upgrade`, `demo load`) and a bearer token."""
     db_path = work / "demo.sqlite"
     env = clean_env(database_url=sqlite_url(db_path), secret_key=BENCH_SECRET_KEY, root_tenant=DEMO_ROOT,
-                    session_cookie_secure="false", tenants_dir=str(REPO / "tenants"))
+                    session_cookie_secure="false", tenants_dir=str(REPO / "tenants"), demo_mode="true")
     run_cli(["db", "upgrade"], env)
     run_cli(["demo", "load"], env)
     token = run_cli(["staff", "token", CLERK], env).stdout.strip().splitlines()[-1]

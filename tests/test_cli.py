@@ -81,12 +81,19 @@ def test_onboard_refuses_a_town_code(migrated):
     assert result.returncode == 1 and "is not a county-level unit" in result.stderr
 
 
+def test_demo_load_only_on_a_demo_node(migrated):
+    """Does `demo load` refuse to set published passwords unless the node says it is a demo?"""
+    refused = run(migrated, "demo", "load")
+    assert refused.returncode == 1 and "only on a demo node" in refused.stderr
+    assert run(migrated, "demo", "load", env={"GOVHALL_DEMO_MODE": "true"}).returncode == 0
+
+
 def test_demo_load_twice_and_a_token_that_works(migrated):
     """Is `demo load` safe to re-run, and does `staff token` give a token the API accepts?"""
-    first = run(migrated, "demo", "load")
+    first = run(migrated, "demo", "load", env={"GOVHALL_DEMO_MODE": "true"})
     assert first.returncode == 0, first.stderr
     assert "jn_admin" in first.stdout
-    second = run(migrated, "demo", "load")
+    second = run(migrated, "demo", "load", env={"GOVHALL_DEMO_MODE": "true"})
     assert "tenant files: no changes" in second.stdout
     token = run(migrated, "staff", "token", "lx_admin").stdout.strip()
     app = create_app(make_settings(migrated))

@@ -157,3 +157,35 @@ def test_sql_criterion_selects_what_contains_accepts(scope):
     finally:
         engine.dispose()
     assert selected == {c for c in CODES if scope.contains(c)}
+
+
+def test_moving_a_row_to_another_place_is_refused(app):
+    """Can a session scoped to town A move one of its windows to town B (by flush or bulk update)?"""
+    from sqlalchemy import select, update
+
+    from app.core.tenancy import Scope, ScopeViolation, set_scope
+    from app.halls.models import Window
+
+    session = set_scope(app.extensions["govhall.sessions"](), Scope.of_places([("370102001000", False)]))
+    try:
+        window = session.scalars(select(Window).where(Window.number == "1")).one()
+        window.tenant_code = "370102001000"  # unchanged place: allowed (positive control)
+        session.flush()
+        window.tenant_code = "370112001000"
+        with pytest.raises(ScopeViolation):
+            session.flush()
+        session.rollback()
+        with pytest.raises(ScopeViolation, match="moving rows"):
+            session.execute(update(Window).values(tenant_code="370102001000"))
+    finally:
+        session.close()
+
+
+def test_an_auditor_only_scope_is_read_only(app):
+    """Does a principal holding only auditor grants get a read-only scope, and a clerk a writable one?"""
+    from app.core.auth import Principal
+
+    auditor = Principal(1, "a", "a", "370100000000", (("370100000000", "auditor", "", True),))
+    clerk = Principal(2, "c", "c", "370102001000", (("370102001000", "clerk", "", False),))
+    assert auditor.scope.writable is False and auditor.scope.contains("370102001000")
+    assert clerk.scope.writable is True

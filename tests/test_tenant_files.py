@@ -261,3 +261,33 @@ def test_onboarding_plan_for_a_new_county_lists_its_towns(system_session):
     assert added == {p.code for p in places} and "370126000000" in added and len(added) > 5
     apply_onboarding(system_session, "370126000000", TENANTS_DIR, ROOT)
     assert count(system_session, Tenant, Tenant.parent_code == "370126000000") == len(places) - 1
+
+
+def test_a_window_added_in_the_ui_survives_apply(system_session, files):
+    """Does `tenants apply` leave alone a window an admin added in the UI, while removing file windows?"""
+    from app.halls.services import add_window
+
+    add_window(system_session, LIXIA_JIEFANGLU, "7", "临时窗口", "dedicated", [])
+    edit_place(files, "370102000000", LIXIA_JIEFANGLU, drop_windows=["2"])
+    text = plan_directory(system_session, files, ROOT).render(1000)
+    assert f"- window {LIXIA_JIEFANGLU}/2" in text
+    assert f"{LIXIA_JIEFANGLU}/7" not in text
+    apply_directory(system_session, files, ROOT)
+    numbers = set(system_session.scalars(select(Window.number).where(Window.tenant_code == LIXIA_JIEFANGLU)))
+    assert numbers == {"1", "7"}
+
+
+def test_a_dropped_item_is_retired_and_can_come_back(system_session, files):
+    """Is a dropped item kept as a retired row (cases point at it), hidden, and reactivated when re-added?"""
+    from app.tenants.queries import place_items
+
+    edit_place(files, "370102000000", LIXIA_JIEFANGLU, items={"drop": ["210090003000", "210040001000"]})
+    apply_directory(system_session, files, ROOT)
+    retired = system_session.scalars(select(TenantItem).join(Item).where(
+        TenantItem.tenant_code == LIXIA_JIEFANGLU, Item.basic_code == "210040001000")).one()
+    assert retired.active is False
+    assert "210040001000" not in {e.item.basic_code for e in place_items(system_session, LIXIA_JIEFANGLU)}
+    assert plan_directory(system_session, files, ROOT).empty
+    apply_directory(system_session, TENANTS_DIR, ROOT)
+    system_session.refresh(retired)
+    assert retired.active is True

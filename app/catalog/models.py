@@ -98,5 +98,7 @@ class TenantItem(TenantOwned, Base):
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
     implementation_code: Mapped[str] = mapped_column(String(36), unique=True)
     promised_days: Mapped[int] = mapped_column(Integer)
+    # Dropped entries are retired, not deleted: cases accepted under them keep their reference.
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
 
     item: Mapped[Item] = relationship(lazy="joined", innerjoin=True)

@@ -199,7 +199,9 @@ class Principal:
 
     @property
     def scope(self) -> Scope:
-        return Scope.of_places((code, subtree) for code, _role, _dept, subtree in self.grants)
+        """Everything the grants cover; read-only for someone who only audits."""
+        writable = any(role != "auditor" for _code, role, _dept, _subtree in self.grants)
+        return Scope.of_places(((code, subtree) for code, _role, _dept, subtree in self.grants), writable=writable)
 
     @property
     def roles(self) -> set[str]:

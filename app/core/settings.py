@@ -35,6 +35,7 @@ class Settings(BaseModel):
     root_tenant: str = Field(description="12-digit division code of the subtree this node serves.")
     node_id: str = Field(default="", description="This node's id upstream; defaults to node-<root_tenant>.")
     tenants_dir: str = Field(default="tenants", description="Folder of the declarative tenant files.")
+    demo_mode: bool = Field(default=False, description="Allow `govhall demo load` to set the published demo passwords.")
     session_cookie_secure: bool = Field(default=True, description="Send the session cookie over HTTPS only.")
     login_max_failures: int = Field(default=5, ge=1, description="Failed logins before a lockout.")
     login_lockout_minutes: int = Field(default=15, ge=1, description="Lockout window in minutes.")
@@ -51,6 +52,15 @@ class Settings(BaseModel):
         if not re.fullmatch(r"[0-9]{12}", value):
             raise ValueError("must be a 12-digit division code such as 370100000000")
         return value
+
+    @field_validator("tenants_dir")
+    @classmethod
+    def _absolute_folder(cls, value: str) -> str:
+        """Resolved once at start-up: a worker started in another folder must find the same files."""
+        path = Path(value).resolve()
+        if not path.is_dir():
+            raise ValueError(f"{path} is not a folder")
+        return str(path)
 
     @field_validator("database_url")
     @classmethod

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, ClassVar
 
-from sqlalchemy import ColumnElement, String, event, false, or_
+from sqlalchemy import ColumnElement, String, event, false, inspect, or_
 from sqlalchemy.orm import (
     InstrumentedAttribute,
     Mapped,
@@ -181,6 +181,8 @@ def _on_execute(state: ORMExecuteState) -> None:
         raise ScopeViolation("bulk inserts of tenant-owned rows need the system scope")
     if (state.is_update or state.is_delete) and not scope.writable:
         raise ScopeViolation("this scope is read-only")
+    if state.is_update and _sets_scope_column(state):
+        raise ScopeViolation("moving rows to another place needs the system scope")
     if state.is_select or state.is_update or state.is_delete:
         state.statement = state.statement.options(*_criteria_options(scope))
 
@@ -201,6 +203,17 @@ def core_statement_in_scope(statement: Any, column: Any, scope: Scope) -> Any:
     return statement if scope.unrestricted else statement.where(scope.criterion(column))
 
 
+def _sets_scope_column(state: ORMExecuteState) -> bool:
+    """Does a bulk UPDATE assign the scoping column? (`_values` is SQLAlchemy's own record of the
+    SET clause; there is no public accessor.)"""
+    mapper = state.bind_mapper
+    if mapper is None or not issubclass(mapper.class_, Scoped):
+        return False
+    assigned = getattr(state.statement, "_values", None) or {}
+    names = {getattr(key, "key", getattr(key, "name", key)) for key in assigned}
+    return mapper.class_.scope_column_name in names
+
+
 def _targets_scoped_class(state: ORMExecuteState) -> bool:
     mapper = state.bind_mapper
     return mapper is not None and issubclass(mapper.class_, Scoped)
@@ -213,9 +226,11 @@ def _on_flush(session: Session, _context: Any, _instances: Any) -> None:
     for obj in (*session.new, *session.dirty, *session.deleted):
         if not isinstance(obj, Scoped):
             continue
-        code = getattr(obj, obj.scope_column_name)
-        if not scope.writable or not scope.contains(code):
-            raise ScopeViolation(f"writing {type(obj).__name__} of tenant {code} is outside this scope")
+        # The place a row leaves counts as much as the place it lands in.
+        history = inspect(obj).attrs[obj.scope_column_name].history
+        for code in (getattr(obj, obj.scope_column_name), *history.deleted):
+            if not scope.writable or not scope.contains(code):
+                raise ScopeViolation(f"writing {type(obj).__name__} of tenant {code} is outside this scope")
 
 
 def install_scoping() -> None:

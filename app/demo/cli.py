@@ -21,6 +21,9 @@ def demo_group() -> None:
 
 @demo_group.command("load", help="Load the Jinan demo (divisions, tenant files, demo logins).")
 def load() -> None:
+    if not settings().demo_mode:
+        raise click.ClickException("demo load sets published passwords: only on a demo node (set demo_mode: true, "
+                                   "or GOVHALL_DEMO_MODE=true)")
     try:
         with command_session() as session:
             result = load_demo(session, Path(settings().tenants_dir), settings().root_tenant)

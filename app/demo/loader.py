@@ -28,17 +28,14 @@ DEMO_LOGINS = (
 class DemoResult:
     divisions: ImportResult
     plan: Plan
-    passwords_set: list[str]
 
 
 def load_demo(session: Session, tenants_dir: Path, root: str) -> DemoResult:
     divisions = import_divisions(session, tenants_dir / DIVISIONS_FILE)
     plan = apply_directory(session, tenants_dir, root)
-    passwords_set = []
     for username, _label in DEMO_LOGINS:
         staff = find_staff(session, username)
         if staff is not None and staff.password_hash is None:
             staff.password_hash = hash_password(DEMO_PASSWORD)
-            passwords_set.append(username)
     session.flush()
-    return DemoResult(divisions, plan, passwords_set)
+    return DemoResult(divisions, plan)

@@ -25,6 +25,8 @@ class Window(TenantOwned, Base):
     name: Mapped[str] = mapped_column(String(100))
     kind: Mapped[str] = mapped_column(String(20))
     categories: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # "file": managed by the tenant files (apply may change or remove it); "ui": added by an admin.
+    source: Mapped[str] = mapped_column(String(4), default="ui")
 
 
 class Staff(TenantOwned, Base):

@@ -43,7 +43,8 @@ def item_guide(code: str, basic_code: str) -> Any:
     session = db()
     place = queries.tenant_or_404(session, code)
     entry = session.scalars(
-        select(TenantItem).join(Item).where(TenantItem.tenant_code == code, Item.basic_code == basic_code)
+        select(TenantItem).join(Item)
+        .where(TenantItem.tenant_code == code, Item.basic_code == basic_code, TenantItem.active.is_(True))
     ).one_or_none()
     if entry is None:
         raise NotFound("this place does not offer that item")

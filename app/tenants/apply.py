@@ -51,6 +51,7 @@ def _insert(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
 
 
 def _update(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
+    rows = [dict(row) for row in rows]  # the plan stays as it was planned
     name = model.__mapper__.primary_key[0].key
     materials = {row["_pk"]: row.pop("materials") for row in rows if "materials" in row}
     extra = {"updated_at": utcnow()} if model is Tenant else {}
@@ -61,6 +62,7 @@ def _update(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
 
 
 def _insert_items(session: Session, rows: list[dict[str, Any]]) -> None:
+    rows = [dict(row) for row in rows]
     materials = {row["basic_code"]: row.pop("materials") for row in rows}
     session.execute(insert(Item), rows)
     ids = dict(session.execute(select(Item.basic_code, Item.id).where(Item.basic_code.in_(list(materials)))).all())
@@ -85,7 +87,7 @@ def _prepare_tenant_items(session: Session, rows: list[dict[str, Any]]) -> list[
     ids = dict(session.execute(select(Item.basic_code, Item.id)).all())
     return [
         {"tenant_code": r["tenant_code"], "item_id": ids[r["basic_code"]], "promised_days": r["promised_days"],
-         "implementation_code": implementation_code(r["basic_code"], r["tenant_code"])}
+         "active": True, "implementation_code": implementation_code(r["basic_code"], r["tenant_code"])}
         for r in rows
     ]
 

@@ -9,9 +9,9 @@ as unmanaged; the diff of a place's items and windows is complete.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -88,22 +88,32 @@ def _diff_fields(old: dict[str, Any], new: dict[str, Any]) -> str:
     return ", ".join(f"{key}: {old.get(key)!r} → {value!r}" for key, value in new.items() if old.get(key) != value)
 
 
+Removal = Literal["keep", "delete", "retire"]
+
+
 def _plan_rows(plan: Plan, kind: str, model: Any, current: dict[Any, dict[str, Any]],
-               desired: dict[Any, dict[str, Any]], key_fields: Iterable[str], remove: bool) -> None:
-    """Generic add / change / remove planning for rows identified by a natural key."""
+               desired: dict[Any, dict[str, Any]], key_fields: Iterable[str], removal: Removal = "keep",
+               owned: Callable[[dict[str, Any]], bool] = lambda _old: True) -> None:
+    """Generic add / change / remove planning for rows identified by a natural key.
+
+    `removal`: rows the files no longer name are kept, deleted, or retired (active=False, for rows
+    that history points at). Only rows `owned` by the files are ever removed."""
     key_fields = tuple(key_fields)
     for key, row in desired.items():
         old = current.get(key)
         if old is None:
             values = dict(zip(key_fields, key if isinstance(key, tuple) else (key,), strict=True)) | row
             plan.record(Change(kind, "add", _label(key)), "insert", model, values)
-        elif any(old.get(field) != value for field, value in row.items()):
-            change = Change(kind, "change", _label(key), _diff_fields(old, row))
-            plan.record(change, "update", model, {"_pk": old["_pk"], **row})
-    if remove:
-        for key, old in current.items():
-            if key not in desired:
-                plan.record(Change(kind, "remove", _label(key)), "delete", model, old["_pk"])
+        elif changed := {field: value for field, value in row.items() if old.get(field) != value}:
+            change = Change(kind, "change", _label(key), _diff_fields(old, changed))
+            plan.record(change, "update", model, {"_pk": old["_pk"], **changed})
+    for key, old in current.items():
+        if removal == "keep" or key in desired or not owned(old) or old.get("active") is False:
+            continue
+        if removal == "delete":
+            plan.record(Change(kind, "remove", _label(key)), "delete", model, old["_pk"])
+        else:
+            plan.record(Change(kind, "remove", _label(key)), "update", model, {"_pk": old["_pk"], "active": False})
 
 
 def _label(key: Any) -> str:
@@ -119,11 +129,11 @@ def _plan_catalogue(session: Session, catalogue: CatalogueFile, plan: Plan) -> N
     for kind, model, specs in sections:
         current = {r.code: {f: getattr(r, f) for f in fields} | {"_pk": r.code} for r in session.scalars(select(model))}
         desired = {s.code: {f: getattr(s, f) for f in fields} for s in specs}
-        _plan_rows(plan, kind, model, current, desired, ("code",), remove=False)
+        _plan_rows(plan, kind, model, current, desired, ("code",))
     items = session.scalars(select(Item).options(selectinload(Item.materials)))
     current_items = {i.basic_code: _item_row(i) | {"_pk": i.id} for i in items}
     desired_items = {spec.basic_code: _spec_row(spec) for spec in catalogue.items}
-    _plan_rows(plan, "catalogue item", Item, current_items, desired_items, ("basic_code",), remove=False)
+    _plan_rows(plan, "catalogue item", Item, current_items, desired_items, ("basic_code",))
 
 
 ITEM_FIELDS = (
@@ -166,44 +176,52 @@ def _plan_tenants(session: Session, desired: DesiredState, root: str, plan: Plan
     current = {row[0]: dict(zip(TENANT_FIELDS, row[1:], strict=True)) | {"_pk": row[0]} for row in rows}
     # Parents before children, so a reader of the plan sees the tree top-down.
     ordered = dict(sorted(desired.tenants.items(), key=lambda kv: (kv[1]["level"] != "province", kv[0])))
-    _plan_rows(plan, "tenant", Tenant, current, ordered, ("code",), remove=False)
+    _plan_rows(plan, "tenant", Tenant, current, ordered, ("code",))
     plan.unmanaged_places = len(set(current) - set(desired.tenants))
 
 
 def _plan_items(session: Session, desired: DesiredState, managed: set[str], root: str, plan: Plan) -> None:
     query = (
-        select(TenantItem.id, TenantItem.tenant_code, Item.basic_code, TenantItem.promised_days).join(Item)
-        .where(TenantItem.tenant_code.between(*subtree_range(root)))
+        select(TenantItem.id, TenantItem.tenant_code, Item.basic_code, TenantItem.promised_days, TenantItem.active)
+        .join(Item).where(TenantItem.tenant_code.between(*subtree_range(root)))
     )
-    current = {(t, b): {"promised_days": d, "_pk": i} for i, t, b, d in session.execute(query) if t in managed}
-    wanted = {key: {"promised_days": days} for key, days in desired.items.items()}
-    _plan_rows(plan, "item", TenantItem, current, wanted, ("tenant_code", "basic_code"), remove=True)
+    current = {
+        (tenant, basic): {"promised_days": days, "active": active, "_pk": pk}
+        for pk, tenant, basic, days, active in session.execute(query) if tenant in managed
+    }
+    wanted = {key: {"promised_days": days, "active": True} for key, days in desired.items.items()}
+    # Retired, not deleted: cases keep pointing at the entry they were accepted under.
+    _plan_rows(plan, "item", TenantItem, current, wanted, ("tenant_code", "basic_code"), removal="retire")
 
 
 def _plan_windows(session: Session, desired: DesiredState, managed: set[str], root: str, plan: Plan) -> None:
     query = (
-        select(Window.id, Window.tenant_code, Window.number, Window.name, Window.kind, Window.categories)
+        select(Window.id, Window.tenant_code, Window.number, Window.name, Window.kind, Window.categories,
+               Window.source)
         .where(Window.tenant_code.between(*subtree_range(root)))
     )
     current = {
-        (tenant, number): {"name": name, "kind": kind, "categories": categories, "_pk": pk}
-        for pk, tenant, number, name, kind, categories in session.execute(query) if tenant in managed
+        (tenant, number): {"name": name, "kind": kind, "categories": categories, "source": source, "_pk": pk}
+        for pk, tenant, number, name, kind, categories, source in session.execute(query) if tenant in managed
     }
-    _plan_rows(plan, "window", Window, current, desired.windows, ("tenant_code", "number"), remove=True)
+    wanted = {key: row | {"source": "file"} for key, row in desired.windows.items()}
+    # Windows an admin added in the UI are theirs: the files neither see nor remove them.
+    _plan_rows(plan, "window", Window, current, wanted, ("tenant_code", "number"), removal="delete",
+               owned=lambda old: old["source"] == "file")
 
 
 def _plan_staff(session: Session, desired: DesiredState, plan: Plan) -> None:
     usernames = list(desired.staff)
     people = {s.username: s for s in _chunked_in(session, Staff, Staff.username, usernames)}
     current = {u: {"name": s.name, "tenant_code": s.tenant_code, "_pk": s.id} for u, s in people.items()}
-    _plan_rows(plan, "staff", Staff, current, desired.staff, ("username",), remove=False)
+    _plan_rows(plan, "staff", Staff, current, desired.staff, ("username",))
     by_id = {s.id: s.username for s in people.values()}
     current_grants = {
         (by_id[g.staff_id], g.tenant_code, g.role, g.department_code, g.subtree): {"_pk": g.id}
         for g in _chunked_in(session, RoleGrant, RoleGrant.staff_id, list(by_id))
     }
     _plan_rows(plan, "grant", RoleGrant, current_grants, {g: {} for g in desired.grants},
-               ("username", "tenant_code", "role", "department_code", "subtree"), remove=True)
+               ("username", "tenant_code", "role", "department_code", "subtree"), removal="delete")
 
 
 def _chunked_in(session: Session, model: Any, column: Any, values: list[Any]) -> Iterator[Any]:

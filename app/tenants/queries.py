@@ -37,6 +37,8 @@ def counts_by_tenant(session: Session, codes: list[str] | None = None) -> dict[s
     counts: dict[str, dict[str, int]] = defaultdict(lambda: {"items": 0, "windows": 0, "staff": 0})
     for label, model in (("items", TenantItem), ("windows", Window), ("staff", Staff)):
         query = select(model.tenant_code, func.count()).group_by(model.tenant_code)
+        if model is TenantItem:
+            query = query.where(TenantItem.active.is_(True))
         if codes is not None:
             query = query.where(model.tenant_code.in_(codes))
         for code, count in session.execute(query):
@@ -72,7 +74,10 @@ def breadcrumb(session: Session, code: str) -> list[tuple[str, str]]:
 
 
 def place_items(session: Session, code: str) -> list[TenantItem]:
-    query = select(TenantItem).where(TenantItem.tenant_code == code).order_by(TenantItem.implementation_code)
+    query = (
+        select(TenantItem).where(TenantItem.tenant_code == code, TenantItem.active.is_(True))
+        .order_by(TenantItem.implementation_code)
+    )
     return list(session.scalars(query))
 
 
@@ -85,7 +90,7 @@ PLACE_ITEM_ROWS = (
         Item.fee_charged, Item.fee_standard, Item.fee_basis, Item.fee_waivable, Item.result_name, Item.result_type,
     )
     .join(Item, TenantItem.item_id == Item.id)
-    .where(TenantItem.tenant_code == bindparam("code"))
+    .where(TenantItem.tenant_code == bindparam("code"), TenantItem.active.is_(True))
     .order_by(TenantItem.implementation_code)
 )
 

@@ -96,7 +96,9 @@ def onboard() -> Any:
 def onboard_preview() -> Any:
     _require_city_admin()
     county = _county_from_form()
-    plan, places = services.plan_onboarding(db(), county, Path(settings().tenants_dir), settings().root_tenant)
+    # The same view of the database as the apply below (the city admin's own scope may be narrower).
+    with system_scope(db()) as session:
+        plan, places = services.plan_onboarding(session, county, Path(settings().tenants_dir), settings().root_tenant)
     return render_template("tenants/onboard_preview.html", county=county, plan=plan, places=places,
                            yaml_text=render_places(places), form=CountyForm(county_code=county))
 

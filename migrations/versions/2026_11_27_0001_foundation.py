@@ -86,6 +86,7 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=100), nullable=False),
     sa.Column('kind', sa.String(length=20), nullable=False),
     sa.Column('categories', sa.JSON(), nullable=False),
+    sa.Column('source', sa.String(length=4), nullable=False),
     sa.Column('tenant_code', sa.String(length=12), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_windows')),
     sa.UniqueConstraint('tenant_code', 'number', name=op.f('uq_windows_tenant_code_number'))
@@ -175,6 +176,7 @@ def upgrade() -> None:
     sa.Column('item_id', sa.Integer(), nullable=False),
     sa.Column('implementation_code', sa.String(length=36), nullable=False),
     sa.Column('promised_days', sa.Integer(), nullable=False),
+    sa.Column('active', sa.Boolean(), nullable=False),
     sa.Column('tenant_code', sa.String(length=12), nullable=False),
     sa.ForeignKeyConstraint(['item_id'], ['items.id'], name=op.f('fk_tenant_items_item_id_items')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_tenant_items')),
