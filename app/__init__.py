@@ -20,10 +20,21 @@ def create_app(settings: Settings | None = None) -> Flask:
     from app.core.security import init_security
     from app.core.web import init_web
 
-    for init in (init_database, init_security, init_i18n, init_errors, init_web):
+    for init in (init_database, init_security, init_i18n, init_errors, init_web, init_proxies):
         init(app)
     register_blueprints(app)
     return app
+
+
+def init_proxies(app: Flask) -> None:
+    """Behind `proxy_hops` reverse proxies, take the client address and scheme from their
+    X-Forwarded-For/-Proto. Without proxies these headers come from the client and could fake the
+    address that login throttling counts by, so by default (0) they are ignored."""
+    hops = app.config["GOVHALL_SETTINGS"].proxy_hops
+    if hops > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
 
 def configure(app: Flask, settings: Settings) -> None:
@@ -44,8 +55,10 @@ def configure(app: Flask, settings: Settings) -> None:
 def register_blueprints(app: Flask) -> None:
     from app.api.views import bp as api_bp
     from app.auth.views import bp as auth_bp
+    from app.cases.api import bp as cases_api_bp
+    from app.cases.views import bp as cases_bp
     from app.portal.views import bp as portal_bp
     from app.tenants.views import bp as tenants_bp
 
-    for blueprint in (auth_bp, tenants_bp, portal_bp, api_bp):
+    for blueprint in (auth_bp, tenants_bp, portal_bp, cases_bp, api_bp, cases_api_bp):
         app.register_blueprint(blueprint)

@@ -33,6 +33,9 @@ def _create_app() -> Flask:
 
 
 def build_cli() -> click.Group:
+    from app.calendar.cli import calendar_group
+    from app.cases.cli import cases_group
+    from app.core.audit_cli import audit_group
     from app.core.cli import db_group
     from app.demo.cli import demo_group
     from app.halls.cli import staff_group
@@ -40,7 +43,7 @@ def build_cli() -> click.Group:
 
     cli = FlaskGroup(create_app=_create_app, add_version_option=False, load_dotenv=False,
                      help="GovHall: the government service hall platform.")
-    for group in (db_group, tenants_group, staff_group, demo_group):
+    for group in (db_group, tenants_group, staff_group, demo_group, calendar_group, audit_group, cases_group):
         cli.add_command(group)
     return cli
 

@@ -1,7 +1,8 @@
-"""Sign-in, throttling, CSRF, cookies, password hashes, redirects, sign-out and security headers."""
+"""Sign-in, throttling, CSRF, cookies, password hashes, redirects, sign-out, caching and security headers."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -13,7 +14,14 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from app import create_app
-from app.core.auth import LoginAttempt, find_staff, hash_password
+from app.core.auth import (
+    ADDRESS_MAX_FAILURES,
+    LoginAttempt,
+    Principal,
+    PrincipalCache,
+    find_staff,
+    hash_password,
+)
 from app.core.db import utcnow
 from app.core.security import SECURITY_HEADERS
 from app.demo.loader import DEMO_PASSWORD
@@ -21,6 +29,7 @@ from app.halls.models import Window
 from tests.conftest import CSRF_INPUT, LIXIA, bearer, csrf_token, login, make_settings, post_form
 
 SESSION_COOKIE = "govhall_session"
+ATTACKER, REAL_USER = "203.0.113.9", "198.51.100.20"  # documentation addresses (RFC 5737)
 
 
 def sign_in(client: FlaskClient, username: str, password: str, url: str = "/login") -> object:
@@ -31,7 +40,24 @@ def sign_in(client: FlaskClient, username: str, password: str, url: str = "/logi
 
 def failures_of(session: Session, username: str) -> int:
     session.expire_all()
-    return session.scalar(select(func.count()).where(LoginAttempt.username == username)) or 0
+    query = select(func.count()).where(LoginAttempt.username == username, LoginAttempt.success.is_(False))
+    return session.scalar(query) or 0
+
+
+def client_at(app: Flask, address: str) -> FlaskClient:
+    """A browser connecting from `address` (the TCP peer the app sees)."""
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = address
+    return client
+
+
+def copy_of_cookie(app: Flask, client: FlaskClient) -> FlaskClient:
+    """Another browser holding a copy of `client`'s session cookie (a stolen or shared-PC copy)."""
+    cookie = client.get_cookie(SESSION_COOKIE)
+    assert cookie is not None
+    other = app.test_client()
+    other.set_cookie(SESSION_COOKIE, cookie.value)
+    return other
 
 
 def is_signed_in(client: FlaskClient) -> bool:
@@ -113,7 +139,7 @@ def test_too_many_failures_lock_the_account_until_the_window_passes(app, client,
     assert not is_signed_in(client)
     assert failures_of(system_session, "lx_admin") == max_failures(app)  # refused attempts are not counted
 
-    other = app.test_client()  # the lock is per account, not for everyone
+    other = app.test_client()  # the lock is per account and address, not for everyone
     assert sign_in(other, "lc_admin", DEMO_PASSWORD).status_code == 302
 
     almost = utcnow() - timedelta(minutes=settings.login_lockout_minutes) + timedelta(minutes=1)
@@ -126,6 +152,90 @@ def test_too_many_failures_lock_the_account_until_the_window_passes(app, client,
     system_session.commit()
     assert sign_in(client, "lx_admin", DEMO_PASSWORD).status_code == 302
     assert is_signed_in(client)
+
+
+def test_an_attacker_address_locks_only_its_own_pair(app, system_session):
+    """Can someone failing from their own address lock the real user out? Only their (user, address) pair is locked."""
+    attacker, real_user = client_at(app, ATTACKER), client_at(app, REAL_USER)
+    for _ in range(max_failures(app)):
+        assert sign_in(attacker, "lx_admin", "wrong-password").status_code == 200
+    assert sign_in(attacker, "lx_admin", DEMO_PASSWORD).status_code == 429  # the pair is locked, right password or not
+    assert sign_in(real_user, "lx_admin", DEMO_PASSWORD).status_code == 302  # the person at their desk is not
+    assert is_signed_in(real_user)
+    assert sign_in(attacker, "lc_admin", DEMO_PASSWORD).status_code == 302  # nor that address for other names
+    system_session.expire_all()
+    addresses = set(system_session.scalars(select(LoginAttempt.remote_addr).where(LoginAttempt.success.is_(False))))
+    assert addresses == {ATTACKER}
+
+
+def test_one_address_failing_across_many_usernames_is_capped(app):
+    """Can one address try a password on every account (spraying) by staying under each account's limit?"""
+    per_name = max_failures(app) - 1
+    names = [f"spray{i}" for i in range(ADDRESS_MAX_FAILURES // per_name + 1)]
+    sprayer = client_at(app, ATTACKER)
+    failures = 0
+    for name in names:
+        for _ in range(min(per_name, ADDRESS_MAX_FAILURES - 1 - failures)):
+            assert sign_in(sprayer, name, "Spring2026!").status_code == 200
+            failures += 1
+    assert failures == ADDRESS_MAX_FAILURES - 1
+    assert sign_in(sprayer, "lx_admin", DEMO_PASSWORD).status_code == 302  # control: one below the cap
+    assert sign_in(sprayer, "spray-last", "Spring2026!").status_code == 200  # the 20th failure
+    locked = sign_in(sprayer, "lc_admin", DEMO_PASSWORD)
+    assert locked.status_code == 429
+    assert locked.headers["Retry-After"] == str(app.config["GOVHALL_SETTINGS"].login_lockout_minutes * 60)
+    assert sign_in(client_at(app, REAL_USER), "lc_admin", DEMO_PASSWORD).status_code == 302  # other addresses are fine
+
+
+def test_failures_before_a_successful_login_do_not_count(app, system_session):
+    """Does a clerk who mistyped a few times, then signed in, start afresh, while new failures still count?"""
+    desk = client_at(app, REAL_USER)
+    below = max_failures(app) - 1
+    for _ in range(below):
+        assert sign_in(desk, "lx_admin", "wrong-password").status_code == 200
+    assert sign_in(desk, "lx_admin", DEMO_PASSWORD).status_code == 302
+    for _ in range(below):
+        assert sign_in(desk, "lx_admin", "wrong-password").status_code == 200
+    assert failures_of(system_session, "lx_admin") >= max_failures(app)  # all kept, not all counted
+    assert sign_in(desk, "lx_admin", DEMO_PASSWORD).status_code == 302
+    for _ in range(max_failures(app)):  # control: failures after the last success still lock
+        assert sign_in(desk, "lx_admin", "wrong-password").status_code == 200
+    assert sign_in(desk, "lx_admin", DEMO_PASSWORD).status_code == 429
+
+
+@pytest.fixture
+def proxied_app(demo_url: str) -> Iterator[Flask]:
+    """The app as deployed behind one reverse proxy (proxy_hops: 1), on the test's database."""
+    app = create_app(make_settings(demo_url, proxy_hops=1))
+    app.config["TESTING"] = True
+    yield app
+    app.extensions["govhall.engine"].dispose()
+
+
+def via_proxy(app: Flask, forwarded_for: str) -> FlaskClient:
+    client = client_at(app, "127.0.0.1")  # every request arrives from the proxy
+    client.environ_base["HTTP_X_FORWARDED_FOR"] = forwarded_for
+    return client
+
+
+def test_behind_a_proxy_the_forwarded_address_is_throttled(proxied_app, system_session):
+    """With proxy_hops: 1, is the client address taken from X-Forwarded-For, so one client's lockout spares the rest?"""
+    attacker = via_proxy(proxied_app, f"6.6.6.6, {ATTACKER}")  # a forged first entry is not trusted
+    for _ in range(max_failures(proxied_app)):
+        assert sign_in(attacker, "lx_admin", "wrong-password").status_code == 200
+    assert sign_in(attacker, "lx_admin", DEMO_PASSWORD).status_code == 429
+    assert sign_in(via_proxy(proxied_app, REAL_USER), "lx_admin", DEMO_PASSWORD).status_code == 302
+    system_session.expire_all()
+    assert set(system_session.scalars(select(LoginAttempt.remote_addr))) == {ATTACKER, REAL_USER}
+
+
+def test_without_proxy_hops_forwarded_headers_are_ignored(app, system_session):
+    """With the default proxy_hops: 0, can a client dodge its lockout by sending a new X-Forwarded-For each time?"""
+    for number in range(max_failures(app)):
+        assert sign_in(via_proxy(app, f"10.0.0.{number}"), "lx_admin", "wrong-password").status_code == 200
+    assert sign_in(via_proxy(app, REAL_USER), "lx_admin", DEMO_PASSWORD).status_code == 429
+    system_session.expire_all()
+    assert set(system_session.scalars(select(LoginAttempt.remote_addr))) == {"127.0.0.1"}
 
 
 # --- CSRF ---------------------------------------------------------------------------------------------
@@ -271,6 +381,66 @@ def test_logout_clears_the_session(client):
         assert "staff_id" not in session
 
 
+def test_a_copied_cookie_stops_working_after_logout(app, client):
+    """Does a copy of the session cookie (another tab, a stolen copy) stop working once its owner signs out?"""
+    login(client, "lx_admin")
+    copy = copy_of_cookie(app, client)
+    assert is_signed_in(copy)  # control: the copy is as good as the original until then
+    assert post_form(client, "/logout", {}).status_code == 302
+    assert not is_signed_in(copy)
+    assert not is_signed_in(client)
+    login(client, "lx_admin")  # signing in again gives a fresh, working session
+    assert is_signed_in(client)
+
+
+def test_a_cookie_without_a_session_version_is_refused(client, system_session):
+    """Is a cookie naming a staff member but not their session version (issued before versions) refused?"""
+    staff_id = find_staff(system_session, "lx_admin").id
+    with client.session_transaction() as session:
+        session["staff_id"] = staff_id
+    assert not is_signed_in(client)
+    with client.session_transaction() as session:
+        session["staff_id"], session["session_version"] = staff_id, 1
+    assert is_signed_in(client)  # control: the same cookie with the current version
+
+
+def test_an_auditor_with_a_read_only_scope_can_sign_out(app, client, system_session):
+    """Can someone whose grants only let them read (an auditor) still sign out, ending their sessions?"""
+    find_staff(system_session, "jn_auditor").password_hash = hash_password(DEMO_PASSWORD)
+    system_session.commit()
+    login(client, "jn_auditor")
+    copy = copy_of_cookie(app, client)
+    assert is_signed_in(copy)
+    assert post_form(client, "/logout", {}).status_code == 302
+    assert not is_signed_in(copy)
+
+
+# --- caching on shared hall PCs -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("path", ["/home", f"/places/{LIXIA}", "/guide/", "/no-such-page"])
+def test_pages_of_a_signed_in_person_are_not_stored(client, path):
+    """On a shared hall PC, could the back button after sign-out show a page the clerk saw? (no-store)"""
+    assert "no-store" not in client.get(path).headers.get("Cache-Control", "")  # control: anonymous
+    login(client, "lx_admin")
+    assert client.get(path).headers.get("Cache-Control") == "no-store"
+
+
+def test_public_guide_stays_cacheable_for_visitors(client):
+    """Does an anonymous visitor's public guide (and the style sheet) come without no-store?"""
+    for path in ("/guide/", "/login", "/static/style.css"):
+        with client.get(path) as response:  # a file response holds the file open until closed
+            assert response.status_code == 200
+            assert "no-store" not in response.headers.get("Cache-Control", ""), path
+
+
+def test_api_answers_are_not_stored(app, client):
+    """Is JSON read with a bearer token marked no-store too?"""
+    response = client.get("/api/v1/tenants", headers=bearer(app, "lx_admin"))
+    assert response.status_code == 200
+    assert response.headers.get("Cache-Control") == "no-store"
+    assert "no-store" not in client.get("/api/v1/openapi.json").headers.get("Cache-Control", "")
+
+
 # --- the API and cookies ------------------------------------------------------------------------------
 
 def test_api_ignores_the_browser_session(app, client):
@@ -305,3 +475,45 @@ def test_security_headers_on_every_kind_of_response(client, path):
         assert response.headers.get(name) == value, f"{path}: {name}"
     assert SECURITY_HEADERS["Content-Security-Policy"].startswith("default-src 'self'")
     assert SECURITY_HEADERS["X-Frame-Options"] == "DENY"
+
+
+# --- the per-worker principal cache ------------------------------------------------------------------
+
+WHO = Principal(1, "lx_admin", "孙海涛", LIXIA, ((LIXIA, "county_admin", "", True),))
+
+
+def test_principal_cache_reads_and_writes_under_its_lock():
+    """Does the cache look at and change its entries only while holding its lock (threads share it)?
+
+    Deterministic: the clock is consulted in the middle of each get and put and reports whether
+    the lock is held at that moment. (Under CPython's GIL the race is rarely observable, so a
+    stress test alone could pass without the lock.)"""
+    held: list[bool] = []
+    cache = PrincipalCache(ttl=60, size=2, clock=lambda: held.append(cache._lock.locked()) or 1000.0)
+    cache.put("k", WHO, utcnow() + timedelta(days=1))
+    assert cache.get("k") is WHO
+    assert held == [True, True]  # once in put, once in get
+    assert not cache._lock.locked()  # control: released afterwards
+
+
+def test_principal_cache_stays_bounded_under_many_threads():
+    """With gthread workers hammering one cache, do puts and gets raise nothing and keep the size bound?"""
+    cache, errors = PrincipalCache(ttl=60, size=8), []
+    expires = utcnow() + timedelta(days=1)
+
+    def hammer(offset: int) -> None:
+        try:
+            for n in range(3000):
+                key = str((n + offset) % 32)
+                cache.put(key, WHO, expires)
+                assert cache.get(key) in (WHO, None)
+        except Exception as exc:  # an exception in a thread would otherwise be lost
+            errors.append(exc)
+
+    threads = [threading.Thread(target=hammer, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert 0 < len(cache._entries) <= cache.size

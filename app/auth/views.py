@@ -6,12 +6,13 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, make_response, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
+from flask import session as cookie_session
 
 from app.auth.forms import LoginForm
-from app.core.auth import LoginThrottled, Throttle, authenticate
+from app.core.auth import LoginThrottled, Throttle, authenticate, end_sessions
 from app.core.i18n import COOKIE, LANGUAGES, translate
-from app.core.web import db, settings
+from app.core.web import db, principal, settings, sign_in
 
 bp = Blueprint("auth", __name__, template_folder="templates")
 
@@ -41,10 +42,8 @@ def login() -> Any:
             retry_after = {"Retry-After": str(exc.retry_after_minutes * 60)}
             return render_template("auth/login.html", form=form), 429, retry_after
         if staff is not None:
-            session.clear()
-            session["staff_id"] = staff.id
-            session.permanent = True
-            return redirect(_safe_next(request.args.get("next")))
+            sign_in(staff)
+            return redirect(_safe_next(request.args.get("next")))  # commits the recorded success
         flash(translate("用户名或密码错误。"), "error")
         # 200 with the form again; the failed attempt must be committed to count.
     return render_template("auth/login.html", form=form)
@@ -52,7 +51,12 @@ def login() -> Any:
 
 @bp.route("/logout", methods=["POST"])
 def logout() -> Any:
-    session.clear()
+    """Sign out everywhere: clearing this browser's cookie is not enough, since a copy of it
+    (another tab on a shared PC, or a stolen one) would stay valid until it expires."""
+    who = principal()
+    if who is not None:
+        end_sessions(db(), who.staff_id)
+    cookie_session.clear()
     return redirect(url_for("auth.login"))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, jsonify, render_template, request
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
 from app.core.tenancy import ScopeViolation
@@ -53,6 +54,11 @@ def init_errors(app: Flask) -> None:
     def _scope_violation(_exc: ScopeViolation) -> Any:
         # A write aimed outside the caller's places: answer as if the place did not exist.
         return _respond(404, "not found")
+
+    @app.errorhandler(StaleDataError)
+    def _conflict(_exc: StaleDataError) -> Any:
+        # Optimistic locking: someone else changed the record between this user's read and write.
+        return _respond(409, "someone else has just changed this; reload and try again")
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Any:

@@ -39,6 +39,10 @@ class Settings(BaseModel):
     session_cookie_secure: bool = Field(default=True, description="Send the session cookie over HTTPS only.")
     login_max_failures: int = Field(default=5, ge=1, description="Failed logins before a lockout.")
     login_lockout_minutes: int = Field(default=15, ge=1, description="Lockout window in minutes.")
+    proxy_hops: int = Field(
+        default=0, ge=0,
+        description="Reverse proxies in front of the app whose X-Forwarded-For/-Proto are trusted (0: none).",
+    )
     token_ttl_days: int = Field(default=90, ge=1, description="Lifetime of API bearer tokens.")
     token_cache_seconds: float = Field(
         default=10, ge=0, description="How long a worker remembers who a token belongs to (0: never)."

@@ -1,5 +1,8 @@
 """The request life cycle: one database session per request, the signed-in principal and its
-scope resolved once, and one commit at the end of a successful request."""
+scope resolved once, and one commit at the end of a successful request.
+
+Two things are called "session" here: the SQLAlchemy session (`db()`) and Flask's signed cookie,
+imported as `cookie_session` so the two cannot be mixed up."""
 
 from __future__ import annotations
 
@@ -7,7 +10,8 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
 
-from flask import Flask, Response, current_app, g, jsonify, redirect, request, session, url_for
+from flask import Flask, Response, current_app, g, jsonify, redirect, request, url_for
+from flask import session as cookie_session
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.auth import Principal, PrincipalCache, get_staff, principal_for_token
@@ -15,6 +19,7 @@ from app.core.errors import Forbidden, NotFound
 from app.core.labels import TEMPLATE_LABELS
 from app.core.settings import Settings
 from app.core.tenancy import CODE_PATTERN, Scope, is_within, set_scope
+from app.halls.models import Staff
 from app.version import release_version
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -52,11 +57,34 @@ def _resolve_principal(db_session: Session) -> None:
     if header.startswith("Bearer "):
         cache = current_app.extensions["govhall.principals"]
         g.principal = principal_for_token(db_session, header.removeprefix("Bearer ").strip(), cache)
-    elif session.get("staff_id") is not None and not request.path.startswith("/api/"):
-        staff = get_staff(db_session, int(session["staff_id"]))
-        g.principal = Principal.load(db_session, staff) if staff is not None else None
+    elif cookie_session.get("staff_id") is not None and not request.path.startswith("/api/"):
+        staff = get_staff(db_session, int(cookie_session["staff_id"]))
+        if staff is not None and cookie_session.get("session_version") == staff.session_version:
+            g.principal = Principal.load(db_session, staff)
+        else:
+            _forget_stale_cookie()
     if g.principal is not None:
         set_scope(db_session, g.principal.scope)
+
+
+def _forget_stale_cookie() -> None:
+    """The cookie was issued before the person signed out, changed password or was deactivated
+    (its version is older than theirs). Drop the sign-in keys only: the CSRF token stays valid."""
+    cookie_session.pop("staff_id", None)
+    cookie_session.pop("session_version", None)
+
+
+def sign_in(staff: Staff) -> None:
+    """Start a fresh cookie session for `staff` (a new one: no fixation of a pre-login cookie)."""
+    cookie_session.clear()
+    cookie_session["staff_id"] = staff.id
+    cookie_session["session_version"] = staff.session_version
+    cookie_session.permanent = True
+
+
+def is_signed_in() -> bool:
+    """Does this request come from a signed-in person (cookie or bearer token)?"""
+    return g.get("principal") is not None or cookie_session.get("staff_id") is not None
 
 
 def use_public_scope(code: str) -> None:
@@ -116,6 +144,15 @@ def _finish(response: Response) -> Response:
     return response
 
 
+def _no_store_for_staff(response: Response) -> Response:
+    """Hall PCs are shared: after a sign-out, the back button or the browser cache must not show
+    the next visitor staff pages, so nothing a signed-in person receives is stored. Static files
+    are the same for everyone and stay cacheable; public pages seen anonymously are unaffected."""
+    if request.endpoint != "static" and is_signed_in():
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def _teardown(_exc: BaseException | None) -> None:
     session_ = g.pop("db", None)
     if session_ is not None:
@@ -126,6 +163,7 @@ def _teardown(_exc: BaseException | None) -> None:
 def init_web(app: Flask) -> None:
     app.extensions["govhall.principals"] = PrincipalCache(app.config["GOVHALL_SETTINGS"].token_cache_seconds)
     app.after_request(_finish)
+    app.after_request(_no_store_for_staff)
     app.teardown_request(_teardown)
     app.jinja_env.globals.update(
         current_principal=principal, root_tenant=lambda: settings().root_tenant, release_version=release_version,

@@ -39,6 +39,9 @@ class Staff(TenantOwned, Base):
     name: Mapped[str] = mapped_column(String(60))
     password_hash: Mapped[str | None] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Copied into the session cookie at login; raising it (logout, new password, deactivation)
+    # makes every cookie issued before unusable, copies included.
+    session_version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     grants: Mapped[list[RoleGrant]] = relationship(back_populates="staff", cascade="all, delete-orphan")

@@ -42,11 +42,13 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('username', sa.String(length=60), nullable=False),
     sa.Column('remote_addr', sa.String(length=45), nullable=False),
+    sa.Column('success', sa.Boolean(), nullable=False),
     sa.Column('at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_login_attempts'))
     )
     with op.batch_alter_table('login_attempts', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_login_attempts_at'), ['at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_login_attempts_remote_addr'), ['remote_addr'], unique=False)
         batch_op.create_index(batch_op.f('ix_login_attempts_username'), ['username'], unique=False)
 
     op.create_table('staff',
@@ -55,6 +57,7 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=60), nullable=False),
     sa.Column('password_hash', sa.String(length=200), nullable=True),
     sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('session_version', sa.Integer(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('tenant_code', sa.String(length=12), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_staff')),
@@ -223,6 +226,7 @@ def downgrade() -> None:
     op.drop_table('staff')
     with op.batch_alter_table('login_attempts', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_login_attempts_username'))
+        batch_op.drop_index(batch_op.f('ix_login_attempts_remote_addr'))
         batch_op.drop_index(batch_op.f('ix_login_attempts_at'))
 
     op.drop_table('login_attempts')

@@ -1,0 +1,95 @@
+"""Worklists (one query for the rows each), the reviewer inbox and the issuance queue.
+All run under the session's scope; nothing here widens it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select
+from sqlalchemy.orm import Session, contains_eager
+
+from app.cases.models import Case, ReviewTask
+from app.cases.states import CaseState
+from app.core.auth import Principal
+from app.core.tenancy import subtree_range
+
+OPEN_STATES = [s.value for s in CaseState if s.is_open]
+PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class WorklistFilter:
+    states: tuple[str, ...] = ()
+    item_id: int | None = None
+    department: str = ""
+    place: str = ""            # a place (and everything under it) within the caller's scope
+    due_before: dt.date | None = None   # due soon: due on or before this date
+    due_from: dt.date | None = None     # due on or after this date (due soon without the overdue ones)
+    overdue_on: dt.date | None = None   # overdue: due before this date and still open
+    page: int = 1
+
+
+def worklist_query(f: WorklistFilter) -> tuple[list[ColumnElement[bool]], list[Any]]:
+    conditions: list[ColumnElement[bool]] = []
+    if f.states:
+        conditions.append(Case.state.in_(f.states))
+    if f.item_id is not None:
+        conditions.append(Case.item_id == f.item_id)
+    if f.place:
+        conditions.append(Case.tenant_code.between(*subtree_range(f.place)))
+    if f.department:
+        conditions.append(exists().where(ReviewTask.case_id == Case.id, ReviewTask.department_code == f.department))
+    if f.due_before is not None:
+        conditions += [Case.due_date <= f.due_before, Case.state.in_(OPEN_STATES)]
+    if f.due_from is not None:
+        conditions.append(Case.due_date >= f.due_from)
+    if f.overdue_on is not None:
+        conditions += [Case.due_date < f.overdue_on, Case.state.in_(OPEN_STATES)]
+    return conditions, [Case.due_date.is_(None), Case.due_date, Case.id]
+
+
+def worklist(session: Session, f: WorklistFilter) -> list[Case]:
+    """One page of cases, soonest due first (undated last). One query."""
+    conditions, order = worklist_query(f)
+    query = select(Case).where(*conditions).order_by(*order)
+    return list(session.scalars(query.limit(PAGE_SIZE).offset((max(f.page, 1) - 1) * PAGE_SIZE)))
+
+
+def worklist_count(session: Session, f: WorklistFilter) -> int:
+    conditions, _order = worklist_query(f)
+    return session.scalar(select(func.count()).select_from(Case).where(*conditions)) or 0
+
+
+def reviewer_criterion(actor: Principal) -> ColumnElement[bool]:
+    """The tasks `actor` reviews: their department, at the place of each reviewer grant (or below)."""
+    clauses = [
+        and_(ReviewTask.department_code == dept,
+             ReviewTask.tenant_code.between(*subtree_range(code)) if subtree else ReviewTask.tenant_code == code)
+        for code, role, dept, subtree in actor.grants if role == "reviewer" and dept
+    ]
+    return or_(*clauses) if clauses else false()
+
+
+def inbox(session: Session, actor: Principal) -> list[ReviewTask]:
+    """Pending review tasks of cases under review, soonest due first, with their case (one query)."""
+    query = (
+        select(ReviewTask).join(ReviewTask.case).options(contains_eager(ReviewTask.case))
+        .where(ReviewTask.state == "pending", Case.state == CaseState.ACCEPTED.value, reviewer_criterion(actor))
+        .order_by(Case.due_date.is_(None), Case.due_date, Case.id)
+    )
+    return list(session.scalars(query.limit(200)))
+
+
+def issuance_queue(session: Session, place: str) -> list[Case]:
+    """Decided cases waiting at the place's issuance window, oldest decision first."""
+    query = select(Case).where(Case.tenant_code == place, Case.state == CaseState.READY.value)
+    return list(session.scalars(query.order_by(Case.decided_at, Case.id).limit(200)))
+
+
+def suspended_for_reviewer(session: Session, actor: Principal) -> list[Case]:
+    """Cases in a special procedure (特别程序) with a pending task `actor` reviews: the ones they may resume."""
+    pending = exists().where(ReviewTask.case_id == Case.id, ReviewTask.state == "pending", reviewer_criterion(actor))
+    query = select(Case).where(Case.state == CaseState.SUSPENDED.value, pending)
+    return list(session.scalars(query.order_by(Case.due_date.is_(None), Case.due_date, Case.id).limit(200)))
