@@ -46,7 +46,6 @@ def configure(app: Flask, settings: Settings) -> None:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_NAME="govhall_session",
         PERMANENT_SESSION_LIFETIME=timedelta(hours=8),
-        JSON_AS_ASCII=False,
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]

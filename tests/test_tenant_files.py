@@ -291,3 +291,10 @@ def test_a_dropped_item_is_retired_and_can_come_back(system_session, files):
     apply_directory(system_session, TENANTS_DIR, ROOT)
     system_session.refresh(retired)
     assert retired.active is True
+
+
+def test_a_promised_item_cannot_be_promised_in_zero_days(system_session, files):
+    """Can a place turn a 承诺件 into a 0-day promise (which only 即办件 may have)?"""
+    edit_place(files, "370102000000", LIXIA_JIEFANGLU, items={"promised": {"070060002000": 0}})
+    with pytest.raises(TenantFileError, match="at least 1 day for 承诺件"):
+        plan_directory(system_session, files, ROOT)

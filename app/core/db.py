@@ -51,7 +51,8 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def make_engine(url: str, echo: bool = False) -> Engine:
     """Create the engine; SQLite gets foreign keys, WAL and a busy timeout."""
-    engine = create_engine(url, echo=echo, future=True)
+    # pre_ping: a PostgreSQL restart or failover must not hand a dead connection to a request.
+    engine = create_engine(url, echo=echo, pool_pre_ping=url.startswith("postgresql"))
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine

@@ -20,7 +20,7 @@ bp = Blueprint("portal", __name__, url_prefix="/guide", template_folder="templat
 @bp.route("/")
 def index() -> Any:
     session = set_scope(db(), Scope(ranges=(subtree_range(settings().root_tenant),), writable=False))
-    return render_template("portal/index.html", tops=queries.visible_tree(session))
+    return render_template("portal/index.html", tops=queries.visible_tree(session, with_counts=False))
 
 
 @bp.route("/<code>")

@@ -28,6 +28,7 @@ class CatalogueIndex:
 
     levels: dict[str, frozenset[str]]
     promised: dict[str, int]
+    immediate: frozenset[str]  # 即办件: a promise of 0 days is theirs alone
     categories: frozenset[str]
     departments: frozenset[str]
 
@@ -36,16 +37,18 @@ class CatalogueIndex:
         return cls(
             levels={i.basic_code: frozenset(i.levels) for i in catalogue.items},
             promised={i.basic_code: i.promised_limit.days for i in catalogue.items},
+            immediate=frozenset(i.basic_code for i in catalogue.items if i.kind == "immediate"),
             categories=frozenset(c.code for c in catalogue.categories),
             departments=frozenset(d.code for d in catalogue.departments),
         )
 
     @classmethod
     def from_db(cls, session: Session) -> CatalogueIndex:
-        items = session.execute(select(Item.basic_code, Item.levels, Item.promised_days)).all()
+        items = session.execute(select(Item.basic_code, Item.levels, Item.promised_days, Item.kind)).all()
         return cls(
-            levels={code: frozenset(levels) for code, levels, _ in items},
-            promised={code: days for code, _, days in items},
+            levels={code: frozenset(levels) for code, levels, _, _ in items},
+            promised={code: days for code, _, days, _ in items},
+            immediate=frozenset(code for code, _, _, kind in items if kind == "immediate"),
             categories=frozenset(session.scalars(select(Category.code))),
             departments=frozenset(session.scalars(select(Department.code))),
         )
@@ -152,8 +155,9 @@ class _Builder:
         base = self.catalogue.promised.get(code)
         if (tenant, code) not in self.state.items:
             self.problems.append(f"{where}: item is not offered at this place")
-        elif base is not None and not 0 <= days <= base:
-            self.problems.append(f"{where}: {days} days is not a shorter promise than the catalogue's {base}")
+        elif base is not None and not (0 if code in self.catalogue.immediate else 1) <= days <= base:
+            self.problems.append(f"{where}: {days} days is not a shorter promise than the catalogue's {base}"
+                                 + ("" if code in self.catalogue.immediate else " (at least 1 day for 承诺件)"))
         else:
             self.state.items[(tenant, code)] = days
 

@@ -20,6 +20,7 @@ from app.tenants.models import Division
 
 HEADER = ["code", "name", "level", "parent_code"]
 MAX_PROBLEMS_SHOWN = 20
+MAX_NAME = 100  # the column's width
 
 
 class DivisionFileError(Exception):
@@ -82,6 +83,8 @@ def _row_problem(code: str, name: str, level: str, parent: str) -> str:
         return f"code {code} denotes a {level_of(code)}, not a {level}"
     if not name:
         return f"code {code} has no name"
+    if len(name) > MAX_NAME:
+        return f"name of {code} is longer than {MAX_NAME} characters"
     if parent and not CODE_PATTERN.fullmatch(parent):
         return f"parent_code {parent!r} is not 12 digits"
     return ""

@@ -32,9 +32,15 @@ class TreeNode:
     children: list[TreeNode] = field(default_factory=list)
 
 
+def _no_counts() -> defaultdict[str, dict[str, int]]:
+    return defaultdict(lambda: {"items": 0, "windows": 0, "staff": 0})
+
+
 def counts_by_tenant(session: Session, codes: list[str] | None = None) -> dict[str, dict[str, int]]:
     """Items, windows and staff per place: three grouped queries, whatever the number of places."""
-    counts: dict[str, dict[str, int]] = defaultdict(lambda: {"items": 0, "windows": 0, "staff": 0})
+    counts = _no_counts()
+    if codes == []:
+        return counts
     for label, model in (("items", TenantItem), ("windows", Window), ("staff", Staff)):
         query = select(model.tenant_code, func.count()).group_by(model.tenant_code)
         if model is TenantItem:
@@ -46,10 +52,10 @@ def counts_by_tenant(session: Session, codes: list[str] | None = None) -> dict[s
     return counts
 
 
-def visible_tree(session: Session) -> list[TreeNode]:
+def visible_tree(session: Session, with_counts: bool = True) -> list[TreeNode]:
     """Every place the caller sees, nested by parent; the tops are places whose parent is out of sight."""
     tenants = list(session.scalars(select(Tenant).order_by(Tenant.code)))
-    counts = counts_by_tenant(session)
+    counts = counts_by_tenant(session) if with_counts else _no_counts()
     nodes = {t.code: TreeNode(t, counts[t.code]) for t in tenants}
     tops: list[TreeNode] = []
     for tenant in tenants:
@@ -114,11 +120,6 @@ def place_windows(session: Session, code: str) -> list[Window]:
 def place_staff(session: Session, code: str) -> list[Staff]:
     query = select(Staff).where(Staff.tenant_code == code).order_by(Staff.username)
     return list(session.scalars(query.options(selectinload(Staff.grants))))
-
-
-def subtree_tenants(session: Session, code: str) -> list[Tenant]:
-    low, high = subtree_range(code)
-    return list(session.scalars(select(Tenant).where(Tenant.code.between(low, high)).order_by(Tenant.code)))
 
 
 def counties_for_onboarding(session: Session, root: str) -> list[dict[str, Any]]:
