@@ -1,22 +1,28 @@
 """The cross-tenant walk: every UI and API route, as a town clerk, a county admin and a city admin,
 against places of a sibling town, a sibling county and (for the city admin) a sibling city.
 
-The routes come from the app's URL map, so a new route with a `<code>` argument is walked without
-anyone remembering to add it; a route the walk does not know how to exercise fails the first test.
+The routes come from the app's URL map, so a new route with a `<code>` argument — or a `<number>`
+(a case, 办件), with the parts of that case (`<department>`, `<task_id>`) — is walked without anyone
+remembering to add it; a route the walk does not know how to exercise fails the first test. Case
+routes are walked with the case the setup opened at each place: its number stands in for the place.
 Foreign places must be 404 (never 403: their existence is not confirmed), lists must never contain
 them, and writes aimed at them must be refused with nothing written. Every negative check has a
 positive control on the actor's own places, so the walk fails if it stops seeing anything at all.
 
 The database is the Jinan demo plus a sibling city (青岛市) with a county and a town, windows, an
 item and staff — rows this node should never show anybody — and, at town A, a staff member who also
-holds a role in the sibling county (that grant is foreign to A's clerk and county admin).
+holds a role in the sibling county (that grant is foreign to A's clerk and county admin). One case is
+open at town A, the sibling town, a town of the sibling county and the sibling city's town: each was
+given a correction notice, corrected and accepted, so it has a notice, a receipt and review tasks.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -25,8 +31,12 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 from werkzeug.routing import Rule
 
+from app.cases import workflow
+from app.cases.models import Case, CaseCounter, CaseMaterial, ReviewTask
+from app.cases.services import Applicant, WindowApplication, open_at_window
 from app.catalog.models import Item, TenantItem
-from app.core.auth import hash_password
+from app.core.audit import AuditEvent
+from app.core.auth import Principal, hash_password
 from app.core.tenancy import (
     SKIP_SCOPE,
     Scope,
@@ -59,6 +69,11 @@ QFS_WINDOW = "千佛山走查专窗"  # a window only the sibling town has
 DUAL = "lx_jfl_dual"  # staff of town A who is also a reviewer in the sibling county
 WALK_WINDOW = "走查写入窗口"  # the name every write of the walk uses
 UNKNOWN = "370199999000"  # a well-formed code no place has
+HOUSING = "050090004000"  # 公共租赁住房保障申请 (ZJ and MZ review): the item of every walk case
+WALK_APPLICANT = Applicant("person", "走查申请人", "11010519491231002X", "走查申请人", "13800000000")
+CASE_DAY = dt.date(2026, 11, 27)
+CASE_PLACES = (A, LIXIA_QIANFOSHAN, LICHENG_SHANDALU, SHINAN_TOWN)
+UNKNOWN_CASE = f"{UNKNOWN}{CASE_DAY:%Y%m%d}000001"  # a well-formed number no case has
 
 # --- the route inventory ------------------------------------------------------------------------------
 
@@ -80,11 +95,16 @@ PUBLIC_ROUTES = {
     ("/guide/<code>", "GET"): "one place's item guide",
     ("/guide/<code>/items/<basic_code>", "GET"): "one item at one place",
 }
-# Staff routes without a <code>: lists of the caller's places, checked for foreign rows.
-LIST_ROUTES = {("/home", "GET"), ("/tree", "GET"), ("/api/v1/tenants", "GET")}
+# Staff routes without a <code>: lists of the caller's places, checked for foreign rows. Argument-less
+# GET routes under /cases and /api/v1/cases are lists too (worklist, inbox …: see `list_routes`).
+LIST_ROUTES = {("/home", "GET"), ("/tree", "GET"), ("/api/v1/tenants", "GET"), ("/api/v1/cases", "GET")}
+CASE_LIST_PREFIXES = ("/cases", "/api/v1/cases")
 # City-admin-only routes that take a county code in the form (tests/test_scoping_walk.py onboarding tests).
 ONBOARDING_ROUTES = {("/onboard", "GET"), ("/onboard/preview", "POST"), ("/onboard/apply", "POST")}
-CODE_ARGUMENT = re.compile(r"<(?:[^:<>]+:)?code>")
+# Route arguments the walk fills in: a place, or the case opened at that place and parts of that case.
+PLACE_ARGUMENTS = {"code", "number"}
+CASE_PART_ARGUMENTS = {"department", "task_id"}
+ARGUMENT = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 
 
 def route_methods(app: Flask) -> Iterator[tuple[Rule, str]]:
@@ -93,10 +113,18 @@ def route_methods(app: Flask) -> Iterator[tuple[Rule, str]]:
             yield rule, method
 
 
+def walked(rule: Rule) -> bool:
+    """Does the route name one place (`<code>`) or one case (`<number>`, maybe with parts of it)?"""
+    arguments = set(rule.arguments)
+    if arguments & CASE_PART_ARGUMENTS and "number" not in arguments:
+        return False
+    return len(arguments & PLACE_ARGUMENTS) == 1 and arguments <= PLACE_ARGUMENTS | CASE_PART_ARGUMENTS
+
+
 def tenant_reads(app: Flask) -> list[Rule]:
-    """Every GET route whose only argument is a place code and that is not public."""
+    """Every GET route of one place or one case that is not public."""
     return [rule for rule, method in route_methods(app)
-            if method == "GET" and rule.arguments == {"code"} and (rule.rule, method) not in _allowed()]
+            if method == "GET" and walked(rule) and (rule.rule, method) not in _allowed()]
 
 
 def tenant_writes(app: Flask) -> list[Rule]:
@@ -105,12 +133,54 @@ def tenant_writes(app: Flask) -> list[Rule]:
             and (rule.rule, method) not in _allowed()]
 
 
+def case_writes(app: Flask) -> list[Rule]:
+    """Every POST/PUT/PATCH/DELETE route of one case (transitions, reviews …)."""
+    return [rule for rule, method in route_methods(app) if method != "GET" and "number" in rule.arguments
+            and walked(rule) and (rule.rule, method) not in _allowed()]
+
+
+def list_routes(app: Flask) -> list[Rule]:
+    return [rule for rule, method in route_methods(app) if method == "GET" and is_list(rule)]
+
+
+def is_list(rule: Rule) -> bool:
+    return (rule.rule, "GET") in LIST_ROUTES or (not rule.arguments and rule.rule.startswith(CASE_LIST_PREFIXES))
+
+
 def _allowed() -> set[tuple[str, str]]:
     return set(NOT_TENANT_ROUTES) | set(PUBLIC_ROUTES) | LIST_ROUTES | ONBOARDING_ROUTES
 
 
-def url_of(rule: Rule, code: str) -> str:
-    return CODE_ARGUMENT.sub(code, rule.rule)
+def url_of(rule: Rule, code: str, cases: dict[str, dict[str, str]] | None = None) -> str:
+    """The route for place `code`; a case route for the case opened at `code` (`cases`, by place)."""
+    values = {"code": code, **((cases or {}).get(code, {}))}
+    return ARGUMENT.sub(lambda match: values[match.group(1)], rule.rule)
+
+
+def places_for(rule: Rule, codes: tuple[str, ...] | list[str], cases: dict[str, dict[str, str]]) -> list[str]:
+    """The places of `codes` a route can be walked at: those with a case, for a case route."""
+    return [code for code in codes if "number" not in rule.arguments or code in cases]
+
+
+def case_arguments(app: Flask) -> dict[str, dict[str, str]]:
+    """Place → the number, a department and a task id of the case the walk opened there (read once per app)."""
+    if "walk.cases" not in app.extensions:
+        session = system_session_of(app)
+        try:
+            query = (select(Case.tenant_code, Case.number, ReviewTask.department_code, ReviewTask.id)
+                     .join(ReviewTask).where(Case.tenant_code.in_(CASE_PLACES)).order_by(ReviewTask.id))
+            found: dict[str, dict[str, str]] = {}
+            for code, number, department, task_id in session.execute(query):
+                found.setdefault(code, {"number": number, "department": department, "task_id": str(task_id)})
+        finally:
+            session.close()
+        assert set(found) == set(CASE_PLACES), found
+        app.extensions["walk.cases"] = found
+    return app.extensions["walk.cases"]
+
+
+def unknown_case() -> dict[str, dict[str, str]]:
+    return {UNKNOWN: {"number": UNKNOWN_CASE, "department": "ZJ", "task_id": "1"}}
 
 
 def is_api(rule: Rule) -> bool:
@@ -191,7 +261,25 @@ def seed_foreign_rows(session: Session) -> None:
         RoleGrant(staff_id=dual.id, tenant_code=A, role="clerk"),
         RoleGrant(staff_id=dual.id, tenant_code=LICHENG, role="reviewer", department_code="SCJG"),
     ])
+    housing = session.scalars(select(Item).where(Item.basic_code == HOUSING)).one()
+    session.add(TenantItem(tenant_code=SHINAN_TOWN, item_id=housing.id, implementation_code="QD-WALK-HOUSING",
+                           promised_days=20))
     session.commit()
+    for code in CASE_PLACES:
+        open_walk_case(session, code, list(housing.review_departments))
+    session.commit()
+
+
+def open_walk_case(session: Session, code: str, departments: list[str]) -> None:
+    """A housing case at `code`: one required material missing (a correction notice), then supplied and
+    accepted (a receipt and review tasks). Opened by a clerk of that place alone."""
+    clerk = Principal(0, "walk_setup", "走查", code, ((code, "clerk", "", False),))
+    statuses = {1: "paper", 2: "missing", 3: "paper", 4: "paper"}
+    case = open_at_window(session, clerk, code, WindowApplication(HOUSING, WALK_APPLICANT, statuses), CASE_DAY)
+    for material in case.materials:
+        material.status = "paper"
+    workflow.correct(session, case, clerk, CASE_DAY, departments)
+    assert case.number == f"{code}{CASE_DAY:%Y%m%d}000001"
 
 
 def system_session_of(app: Flask) -> Session:
@@ -249,62 +337,105 @@ def test_every_route_is_walked_or_explicitly_allowed(app):
         key = (rule.rule, method)
         if key in _allowed():
             continue
-        if method == "GET" and rule.arguments == {"code"}:
-            continue  # walked by test_foreign_places_are_404_on_every_read_route
+        if method == "GET" and (walked(rule) or is_list(rule)):
+            continue  # walked by test_foreign_places_are_404_on_every_read_route / the list tests
         if method != "GET" and rule.arguments == {"code"} and rule.endpoint in WRITES:
             continue  # walked by test_foreign_writes_are_refused_and_write_nothing
+        if method != "GET" and "number" in rule.arguments and walked(rule):
+            continue  # walked by test_foreign_cases_cannot_be_acted_on
+        if method != "GET" and rule.endpoint in CREATES:
+            continue  # walked by test_foreign_places_cannot_receive_cases
         unknown.append(f"{method} {rule.rule} ({rule.endpoint})")
-    assert not unknown, ("routes the cross-tenant walk cannot exercise; teach it (WRITES, or a list) or "
-                         "allow-list them with a reason: " + ", ".join(unknown))
+    assert not unknown, ("routes the cross-tenant walk cannot exercise; teach it (WRITES, CREATES, "
+                         "CASE_PART_ARGUMENTS, or a list) or allow-list them with a reason: " + ", ".join(unknown))
 
 
 def test_allow_lists_name_only_existing_routes(app):
-    """Does every allow-listed route still exist, so the lists cannot hide a renamed route?"""
+    """Does every allow-listed route and every endpoint the walk names still exist, so the lists cannot hide a
+    renamed route?"""
     existing = {(rule.rule, method) for rule, method in route_methods(app)}
     assert _allowed() <= existing, _allowed() - existing
     assert len(tenant_reads(app)) >= 6  # /places/<code> and five API reads at the time of writing
     assert {r.endpoint for r in tenant_writes(app)} == set(WRITES)
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    assert set(CREATES) | set(PLACE_FILTERS) | set(CASE_WRITE_BODIES) <= endpoints
+    assert len(case_writes(app)) >= 2  # the API's transitions and reviews at least
 
 
 # --- 2. reads of foreign places -----------------------------------------------------------------------
 
+NOT_FOUND = {"code": {"error": "not found"}, "number": {"error": "no such case"}}
+
+
+def _kind(rule: Rule) -> str:
+    return "number" if "number" in rule.arguments else "code"
+
+
 @pytest.mark.parametrize("name", ACTOR_IDS)
 def test_foreign_places_are_404_on_every_read_route(walk_app, callers, name):
-    """Can a clerk of town A / a county admin / a city admin open any place page or API resource of a
-    place outside their grants? (404 for every foreign code; 200 for their own, or the walk proves nothing)"""
-    actor, caller = ACTORS[name], callers[name]
+    """Can a clerk of town A / a county admin / a city admin open any place page, case page or API resource of
+    a place outside their grants? (404 for every foreign place and case; 200 for their own, or the walk proves
+    nothing)"""
+    actor, caller, cases = ACTORS[name], callers[name], case_arguments(walk_app)
     wrong = []
     for rule in tenant_reads(walk_app):
-        for code in actor.foreign:
-            response = caller.get(url_of(rule, code))
+        for code in places_for(rule, actor.foreign, cases):
+            url = url_of(rule, code, cases)
+            response = caller.get(url)
             if response.status_code != 404:
-                wrong.append(f"{url_of(rule, code)} -> {response.status_code}, expected 404")
-            elif is_api(rule) and response.get_json() != {"error": "not found"}:
-                wrong.append(f"{url_of(rule, code)} -> 404 saying {response.get_json()}")
-        for code in actor.own:
-            response = caller.get(url_of(rule, code))
+                wrong.append(f"{url} -> {response.status_code}, expected 404")
+            elif is_api(rule) and response.get_json() != NOT_FOUND[_kind(rule)]:
+                wrong.append(f"{url} -> 404 saying {response.get_json()}")
+        for code in places_for(rule, actor.own, cases):
+            response = caller.get(url_of(rule, code, cases))
             if response.status_code != 200:
-                wrong.append(f"{url_of(rule, code)} -> {response.status_code}, expected 200 (own place)")
+                wrong.append(f"{url_of(rule, code, cases)} -> {response.status_code}, expected 200 (own place)")
     assert not wrong, "\n".join(wrong)
 
 
 @pytest.mark.parametrize("name", ACTOR_IDS)
 def test_foreign_404_is_the_same_as_a_place_that_does_not_exist(walk_app, callers, name):
-    """Does the answer for a foreign place give away that it exists (compared with an unknown code)?"""
-    caller = callers[name]
-    foreign = ACTORS[name].foreign[0]
+    """Does the answer for a foreign place or case give away that it exists (compared with an unknown code or
+    case number)?"""
+    caller, cases = callers[name], case_arguments(walk_app)
+    foreign = next(code for code in ACTORS[name].foreign if code in cases)
     for rule in tenant_reads(walk_app):
-        absent = caller.get(url_of(rule, UNKNOWN))
-        present = caller.get(url_of(rule, foreign))
+        absent = caller.get(url_of(rule, UNKNOWN, unknown_case()))
+        present = caller.get(url_of(rule, foreign, cases))
         assert present.status_code == absent.status_code == 404, rule.rule
         # The page links back to its own URL (language switch), so compare with the codes blanked out;
         # CSRF tokens carry a timestamp, so two requests a second apart differ there too.
-        assert (_comparable(present.get_data(as_text=True), foreign)
-                == _comparable(absent.get_data(as_text=True), UNKNOWN)), rule.rule
+        hidden = (cases[foreign]["number"], foreign) if "number" in rule.arguments else (foreign,)
+        assert (_comparable(present.get_data(as_text=True), *hidden)
+                == _comparable(absent.get_data(as_text=True), UNKNOWN_CASE, UNKNOWN)), rule.rule
 
 
-def _comparable(page: str, code: str) -> str:
-    return re.sub(r'name="csrf_token" value="[^"]*"', 'name="csrf_token"', page.replace(code, "<code>"))
+def _comparable(page: str, *codes: str) -> str:
+    for code in codes:
+        page = page.replace(code, "<code>")
+    return re.sub(r'name="csrf_token" value="[^"]*"', 'name="csrf_token"', page)
+
+
+# Routes without a place in their path that take one as ?place=: a foreign place is 404 there too.
+PLACE_FILTERS = ("cases.worklist", "cases.new", "cases.issuance", "cases_api.list_cases")
+
+
+@pytest.mark.parametrize("name", ACTOR_IDS)
+def test_foreign_place_filters_are_404(walk_app, callers, name):
+    """Can the worklist, the front desk, the issuance window or the cases API be pointed at a foreign place
+    with ?place=? (404; an own place is not 404)"""
+    actor, caller = ACTORS[name], callers[name]
+    rules = [rule for rule, method in route_methods(walk_app) if method == "GET" and rule.endpoint in PLACE_FILTERS]
+    assert {rule.endpoint for rule in rules} == set(PLACE_FILTERS)
+    wrong = []
+    for rule in rules:
+        for code in actor.foreign:
+            if (status := caller.get(f"{rule.rule}?place={code}").status_code) != 404:
+                wrong.append(f"{rule.rule}?place={code} -> {status}, expected 404")
+        for code in actor.own:
+            if caller.get(f"{rule.rule}?place={code}").status_code == 404:
+                wrong.append(f"{rule.rule}?place={code} -> 404 at an own place")
+    assert not wrong, "\n".join(wrong)
 
 
 # --- 3. lists never contain foreign rows --------------------------------------------------------------
@@ -313,7 +444,7 @@ def codes_in_json(value: object) -> Iterator[str]:
     """Every place code a JSON answer mentions under a code-like key."""
     if isinstance(value, dict):
         for key, inner in value.items():
-            if key in ("code", "tenant_code", "parent_code") and isinstance(inner, str):
+            if key in ("code", "tenant_code", "parent_code", "place") and isinstance(inner, str):
                 yield inner
             else:
                 yield from codes_in_json(inner)
@@ -322,34 +453,50 @@ def codes_in_json(value: object) -> Iterator[str]:
             yield from codes_in_json(inner)
 
 
-def list_urls(walk_app: Flask, actor: Actor) -> list[str]:
-    urls = ["/home", "/tree", "/api/v1/tenants?limit=500"]
-    urls += [url_of(rule, code) for rule in tenant_reads(walk_app) for code in actor.own]
+def list_urls(walk_app: Flask, actor: Actor) -> list[tuple[str, bool]]:
+    """(url, must it answer 200?): the case pages of a role the actor lacks may be 403 (front desk, inbox)."""
+    cases = case_arguments(walk_app)
+    urls = [("/api/v1/tenants?limit=500", True)]
+    urls += [(rule.rule, (rule.rule, "GET") in LIST_ROUTES) for rule in list_routes(walk_app)]
+    urls += [(url_of(rule, code, cases), True) for rule in tenant_reads(walk_app)
+             for code in places_for(rule, actor.own, cases)]
     return urls
 
 
 @pytest.mark.parametrize("name", ACTOR_IDS)
 def test_lists_never_contain_foreign_rows(walk_app, callers, name):
-    """Do the tree, the work page, place pages and every API list of an actor's own places leave out
-    everything of foreign places — names, codes, windows, staff and foreign role grants?"""
-    actor, caller = ACTORS[name], callers[name]
+    """Do the tree, the work page, the case lists, place and case pages and every API list of an actor's own
+    places leave out everything of foreign places — names, codes, windows, staff, foreign role grants, cases?"""
+    actor, caller, cases = ACTORS[name], callers[name], case_arguments(walk_app)
+    foreign_markers = actor.foreign_markers + tuple(c["number"] for p, c in cases.items() if not actor.sees(p))
+    own_markers = actor.own_markers + tuple(c["number"] for p, c in cases.items() if actor.sees(p))
     allowed_codes = set(actor.own) | {a for c in actor.own for a in ancestors_of(c)}
     seen_text = []
     problems = []
-    for url in list_urls(walk_app, actor):
+    for url, must_answer in list_urls(walk_app, actor):
         response = caller.get(url)
+        if response.status_code == 403 and not must_answer:
+            continue
         assert response.status_code == 200, url
         text = response.get_data(as_text=True)
         seen_text.append(text)
-        problems += [f"{url} shows {marker!r}" for marker in actor.foreign_markers if marker in text]
+        problems += [f"{url} shows {marker!r}" for marker in foreign_markers if marker in text]
         if response.is_json:
             for code in codes_in_json(response.get_json()):
                 if not (actor.sees(code) or code in allowed_codes):
                     problems.append(f"{url} mentions place {code}")
     assert not problems, "\n".join(problems)
     everything = "\n".join(seen_text)
-    missing = [marker for marker in actor.own_markers if marker not in everything]
+    missing = [marker for marker in own_markers if marker not in everything]
     assert not missing, f"the lists do not show the actor's own rows either: {missing}"
+
+
+@pytest.mark.parametrize("name", ACTOR_IDS)
+def test_case_lists_are_exactly_the_visible_cases(walk_app, callers, name):
+    """Does /api/v1/cases list the walk's case at every place the actor sees and at no other place?"""
+    actor, cases = ACTORS[name], case_arguments(walk_app)
+    listed = {row["number"] for row in callers[name].get("/api/v1/cases").get_json()["cases"]}
+    assert listed == {c["number"] for p, c in cases.items() if actor.sees(p)}
 
 
 @pytest.mark.parametrize("name", ACTOR_IDS)
@@ -476,6 +623,117 @@ def test_a_body_naming_a_foreign_place_writes_at_the_url_place_only(seeded):
     assert walk_windows(seeded) == [(A, "W3")]
 
 
+# --- 4b. cases: writes aimed at foreign cases and foreign places -------------------------------------
+
+# Bodies that would succeed if the scope let them through (so a leak shows as a change, not a 400).
+# Other case writes are sent empty: a foreign case must be 404 before the body is read.
+CASE_WRITE_BODIES: dict[str, dict[str, Any]] = {
+    "cases_api.transition": {"action": "withdraw", "reason": "走查"},
+    "cases_api.review": {"approve": True, "opinion": "走查"},
+    "cases.withdraw": {"reason": "走查"},
+    "cases.review": {"decision": "approve", "opinion": "走查"},
+}
+
+
+def send_case_write(caller: Caller, rule: Rule, url: str) -> Any:
+    body = CASE_WRITE_BODIES.get(rule.endpoint, {})
+    if is_api(rule):
+        return caller.api.post(url, headers=caller.token, json=body)
+    return post_form(caller.browser, url, body)
+
+
+def cases_as_stored(app: Flask) -> list[tuple[object, ...]]:
+    """Every case with its state, version, tasks, pauses, materials and number of audit events."""
+    session = system_session_of(app)
+    try:
+        rows = []
+        for case in session.scalars(select(Case).order_by(Case.number)):
+            events = session.scalar(select(func.count()).select_from(AuditEvent)
+                                    .where(AuditEvent.subject_ref == case.number))
+            rows.append((case.number, case.state, case.version, [(t.department_code, t.state) for t in case.tasks],
+                         len(case.pauses), [m.status for m in case.materials], events))
+        return rows
+    finally:
+        session.close()
+
+
+@pytest.mark.parametrize("name", ACTOR_IDS)
+def test_foreign_cases_cannot_be_acted_on(seeded, name):
+    """Can a clerk of town A / a county admin / a city admin run any case action (UI form or API transition,
+    review …) on a case of a place outside their grants? (404, every case unchanged; the same routes on their
+    own cases answer something else than 404)"""
+    actor, caller, cases = ACTORS[name], Caller(seeded, ACTORS[name]), case_arguments(seeded)
+    before = cases_as_stored(seeded)
+    wrong = []
+    for rule in case_writes(seeded):
+        for code in places_for(rule, actor.foreign, cases):
+            response = send_case_write(caller, rule, url_of(rule, code, cases))
+            if response.status_code != 404:
+                wrong.append(f"{url_of(rule, code, cases)} -> {response.status_code}, expected 404")
+    assert not wrong, "\n".join(wrong)
+    assert cases_as_stored(seeded) == before
+
+    for rule in case_writes(seeded):  # the controls: the case is found (then refused or done)
+        for code in places_for(rule, actor.own, cases):
+            response = send_case_write(caller, rule, url_of(rule, code, cases))
+            assert response.status_code != 404, url_of(rule, code, cases)
+
+
+def _api_case(caller: Caller, code: str) -> Any:
+    return caller.api.post("/api/v1/cases", headers=caller.token, json={
+        "place": code, "basic_code": HOUSING, "materials": {"1": "paper", "2": "paper"},
+        "applicant": {"kind": "person", "name": "走查", "id_number": "11010519491231002X", "contact_name": "走查",
+                      "contact_phone": "13800000000"}})
+
+
+def _ui_case(caller: Caller, code: str) -> Any:
+    return post_form(caller.browser, f"/cases/new?place={code}", {
+        "item": HOUSING, "applicant_kind": "person", "applicant_name": "走查",
+        "applicant_id_number": "11010519491231002X", "contact_name": "走查", "contact_phone": "13800000000",
+        "window_number": "1", "material_1": "paper", "material_2": "paper"})
+
+
+@dataclass(frozen=True)
+class Create:
+    send: Callable[[Caller, str], Any]
+    success: int
+
+
+# Writes that take their place from the body or the query string: opening a case at the front desk.
+CREATES = {"cases_api.create_case": Create(_api_case, 201), "cases.new": Create(_ui_case, 302)}
+
+
+def stored_cases(app: Flask) -> tuple[list[str], int]:
+    session = system_session_of(app)
+    try:
+        counters = session.scalar(select(func.sum(CaseCounter.last))) or 0
+        return list(session.scalars(select(Case.number).order_by(Case.number))), counters
+    finally:
+        session.close()
+
+
+@pytest.mark.parametrize("name", ACTOR_IDS)
+def test_foreign_places_cannot_receive_cases(seeded, name):
+    """Can a clerk of town A / a county admin / a city admin open a case (UI front desk or API) at a place
+    outside their grants? (404, no case and no case number used; the clerk can at A, admins get 403 at theirs)"""
+    actor, caller = ACTORS[name], Caller(seeded, ACTORS[name])
+    before = stored_cases(seeded)
+    wrong = []
+    for endpoint, create in CREATES.items():
+        for code in actor.foreign:
+            if (status := create.send(caller, code).status_code) != 404:
+                wrong.append(f"{endpoint} at {code} -> {status}, expected 404")
+    assert not wrong, "\n".join(wrong)
+    assert stored_cases(seeded) == before
+
+    for endpoint, create in CREATES.items():  # the controls
+        own = actor.write_at or actor.own[0]
+        response = create.send(caller, own)
+        assert response.status_code == (403 if actor.admin else create.success), endpoint
+    numbers, _counters = stored_cases(seeded)
+    assert len(numbers) == len(before[0]) + (0 if actor.admin else len(CREATES))
+
+
 # --- 5. onboarding (city admins only) -----------------------------------------------------------------
 
 SHANGHE = "370126000000"  # 商河县: taken off the node for the onboarding tests
@@ -592,7 +850,7 @@ def scoped(app: Flask, scope: Scope | None) -> Session:
 
 
 TOWN_A = Scope.of_places([(A, False)])
-MODELS = [Window, TenantItem, Staff, RoleGrant, Tenant]
+MODELS = [Window, TenantItem, Staff, RoleGrant, Tenant, Case, CaseMaterial, ReviewTask, AuditEvent]
 
 
 @pytest.fixture
@@ -637,7 +895,7 @@ def ids_at(app: Flask, model: type, code: str) -> list[int]:
 def test_get_of_a_foreign_row_returns_none(seeded, town_session):
     """Does session.get of a row of another place return None in a town session (and own rows load)?"""
     for model, code in ((Window, LIXIA_QIANFOSHAN), (Window, LICHENG_SHANDALU), (Staff, LIXIA),
-                        (TenantItem, SHINAN_TOWN)):
+                        (TenantItem, SHINAN_TOWN), (Case, LIXIA_QIANFOSHAN), (ReviewTask, LICHENG_SHANDALU)):
         foreign_id = ids_at(seeded, model, code)[0]
         assert town_session.get(model, foreign_id) is None, (model.__name__, code)
     for tenant in (LIXIA_QIANFOSHAN, LIXIA, CITY, QINGDAO):
@@ -730,18 +988,19 @@ def test_empty_scope_sees_nothing(seeded):
 
 
 def test_bulk_update_and_delete_stay_inside_the_scope(seeded):
-    """Can a town session rename or delete every window in the database with one bulk statement?"""
+    """Can a town session rename every window or delete every case material in the database with one bulk
+    statement?"""
     session = scoped(seeded, TOWN_A)
     try:
         session.execute(update(Window).values(name="批量改名"))
-        session.execute(delete(TenantItem).where(TenantItem.promised_days >= 0))
+        session.execute(delete(CaseMaterial).where(CaseMaterial.position >= 0))
         session.commit()
     finally:
         session.close()
     system = scoped(seeded, Scope.system())
     try:
         renamed = set(system.scalars(select(Window.tenant_code).where(Window.name == "批量改名")))
-        left = set(system.scalars(select(TenantItem.tenant_code)))
+        left = set(system.scalars(select(CaseMaterial.tenant_code)))
     finally:
         system.close()
     assert renamed == {A}

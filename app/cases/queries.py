@@ -16,6 +16,9 @@ from app.core.auth import Principal
 from app.core.tenancy import subtree_range
 
 OPEN_STATES = [s.value for s in CaseState if s.is_open]
+# Due soon / overdue concern cases whose clock runs: under review. A suspended case or one waiting for a
+# correction has its clock paused; a decided one waiting at the issuance window has met its limit.
+CLOCK_RUNNING = [CaseState.ACCEPTED.value]
 PAGE_SIZE = 50
 
 
@@ -42,11 +45,11 @@ def worklist_query(f: WorklistFilter) -> tuple[list[ColumnElement[bool]], list[A
     if f.department:
         conditions.append(exists().where(ReviewTask.case_id == Case.id, ReviewTask.department_code == f.department))
     if f.due_before is not None:
-        conditions += [Case.due_date <= f.due_before, Case.state.in_(OPEN_STATES)]
+        conditions += [Case.due_date <= f.due_before, Case.state.in_(CLOCK_RUNNING)]
     if f.due_from is not None:
         conditions.append(Case.due_date >= f.due_from)
     if f.overdue_on is not None:
-        conditions += [Case.due_date < f.overdue_on, Case.state.in_(OPEN_STATES)]
+        conditions += [Case.due_date < f.overdue_on, Case.state.in_(CLOCK_RUNNING)]
     return conditions, [Case.due_date.is_(None), Case.due_date, Case.id]
 
 

@@ -199,6 +199,9 @@ def review(session: Session, task: ReviewTask, actor: Principal, approve: bool, 
     task.state, task.opinion = ("approved" if approve else "refused"), opinion.strip()
     task.reviewer, task.decided_at = actor.username, utcnow()
     case = task.case
+    # Touch the case so its version moves with every opinion: two last opinions given at once
+    # cannot both miss that they were the last (the optimistic lock turns the second into a 409).
+    case.updated_at = utcnow()
     _log(session, case, actor, "reviewed", department=task.department_code, approved=approve, opinion=task.opinion)
     if all(t.state != "pending" for t in case.tasks):
         _decide(session, case)
