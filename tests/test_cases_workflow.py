@@ -285,3 +285,71 @@ def test_loading_the_missing_year_resolves_flagged_deadlines(app):
         case = case_or_404(session, number)
         # 20 working days after Mon 2026-12-28, with 2027-01-01 off: 2027-01-26.
         assert case.calendar_missing == "" and case.due_date == dt.date(2027, 1, 26)
+
+
+def test_only_a_reviewer_of_the_cases_departments_suspends_it(app):
+    """Can the police (GA) reviewer pause a housing case reviewed by ZJ and MZ? (403; ZJ's reviewer can)"""
+    number = file_case(app)
+    with acting_as(app, "lx_reviewer_ga") as (session, reviewer):
+        case = case_or_404(session, number)
+        refused = workflow.can_suspend(case, reviewer)
+        assert refused is not None and refused.kind == "role"
+    with acting_as(app, "lx_reviewer_zj") as (session, reviewer):
+        assert workflow.can_suspend(case_or_404(session, number), reviewer) is None
+
+
+def test_a_retired_item_cannot_be_applied_for(app):
+    """Once an item is dropped from the town's list (retired), is a new application for it refused?"""
+    from app.catalog.models import Item, TenantItem
+
+    with acting_as(app, "jn_admin") as (session, _):
+        from app.core.tenancy import Scope, set_scope
+
+        set_scope(session, Scope.system())
+        entry = session.scalars(select(TenantItem).join(Item).where(
+            TenantItem.tenant_code == TOWN, Item.basic_code == HOUSING)).one()
+        entry.active = False
+    with pytest.raises(UserError, match="not offered at this place"):
+        file_case(app)
+
+
+def test_reschedule_also_fills_a_statutory_date_left_open(app):
+    """A case whose promised date is known but whose statutory date runs into 2027: does loading 2027
+    and rescheduling fill the statutory date too?"""
+    from app.calendar.services import YearSchedule, replace_year
+    from app.cases.deadlines import reschedule
+
+    number = file_case(app, today=dt.date(2026, 12, 1))
+    with acting_as(app, "lx_jfl_clerk") as (session, _):
+        case = case_or_404(session, number)
+        assert case.due_date is not None and case.statutory_due_date is None and case.calendar_missing == ""
+    with acting_as(app, "jn_admin") as (session, _):
+        replace_year(session, YearSchedule(2027, "test notice", {dt.date(2027, 1, 1): ("holiday", "元旦")}))
+        assert reschedule(session) == 1
+    with acting_as(app, "lx_jfl_clerk") as (session, _):
+        assert case_or_404(session, number).statutory_due_date is not None
+
+
+def test_a_conflict_found_at_commit_is_a_409_not_a_500(app):
+    """If another request changes the case between this request's last flush and its commit, does the
+    user get the conflict message (409) rather than a server error?"""
+    from app.core.tenancy import Scope, set_scope
+    from app.core.web import db
+
+    number = file_case(app)
+
+    def touch_while_someone_else_changes_it(number: str) -> str:
+        session = set_scope(db(), Scope.system())
+        case = case_or_404(session, number)
+        case.window_number = "3"  # changed here, flushed only at commit
+        with acting_as(app, "lx_jfl_clerk") as (other, clerk):  # another request wins meanwhile
+            workflow.withdraw(other, case_or_404(other, number), clerk, "撤回")
+        return "done"
+
+    app.config["WTF_CSRF_ENABLED"] = False
+    app.add_url_rule("/_test/touch/<number>", view_func=touch_while_someone_else_changes_it, methods=["POST"])
+    response = app.test_client().post(f"/_test/touch/{number}", headers={"Accept": "application/json"})
+    assert response.status_code == 409 and "reload" in response.get_json()["error"]
+    with acting_as(app, "lx_jfl_clerk") as (session, _):
+        case = case_or_404(session, number)
+        assert case.case_state is CaseState.WITHDRAWN and case.window_number == ""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from app.calendar.clock import CalendarMissing, WorkingCalendar
@@ -62,12 +62,15 @@ def _paused_working_days(case: Case, calendar: WorkingCalendar, missing: set[int
 def reschedule(session: Session) -> int:
     """Recompute the deadlines still waiting for a calendar year (after `govhall calendar load`).
     Returns how many cases now have a due date."""
+    # The promised clock's missing years are flagged; a statutory date may be missing on its own.
+    still_unknown = or_(Case.calendar_missing != "", and_(Case.accepted_on.is_not(None),
+                                                         Case.statutory_due_date.is_(None)))
     waiting = list(session.scalars(
-        select(Case).where(Case.calendar_missing != "", Case.state.in_([s.value for s in CaseState if s.is_open]))
+        select(Case).where(still_unknown, Case.state.in_([s.value for s in CaseState if s.is_open]))
     ))
     if not waiting:
         return 0
     calendar = load_calendar(session, min(c.accepted_on for c in waiting if c.accepted_on is not None))
     for case in waiting:
         schedule(session, case, calendar)
-    return sum(1 for case in waiting if case.due_date is not None)
+    return sum(1 for case in waiting if case.due_date is not None and case.statutory_due_date is not None)

@@ -71,7 +71,8 @@ def open_at_window(session: Session, actor: Principal, place: str, application: 
 
 def offered_item(session: Session, place: str, basic_code: str) -> TenantItem:
     entry = session.scalars(
-        select(TenantItem).join(Item).where(TenantItem.tenant_code == place, Item.basic_code == basic_code)
+        select(TenantItem).join(Item)
+        .where(TenantItem.tenant_code == place, Item.basic_code == basic_code, TenantItem.active.is_(True))
         .options(selectinload(TenantItem.item).selectinload(Item.materials))
     ).one_or_none()
     if entry is not None:

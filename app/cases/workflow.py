@@ -242,7 +242,14 @@ def decide_at_window(session: Session, case: Case, actor: Principal) -> None:
 # --- special procedures (特别程序) -------------------------------------------------------------
 
 def can_suspend(case: Case, actor: Principal) -> Refusal | None:
-    return refusal(case, "suspend", actor)
+    return refusal(case, "suspend", actor) or _not_reviewing(case, actor)
+
+
+def _not_reviewing(case: Case, actor: Principal) -> Refusal | None:
+    """Only a reviewer of one of the case's departments starts or ends its special procedure."""
+    if any(_reviews_for(actor, case.tenant_code, task.department_code) for task in case.tasks):
+        return None
+    return Refusal("role", "only a reviewer of one of this case's departments may do this")
 
 
 def suspend(session: Session, case: Case, actor: Principal, today: dt.date, procedure: str, reason: str) -> None:
@@ -257,7 +264,7 @@ def suspend(session: Session, case: Case, actor: Principal, today: dt.date, proc
 
 
 def can_resume(case: Case, actor: Principal) -> Refusal | None:
-    return refusal(case, "resume", actor)
+    return refusal(case, "resume", actor) or _not_reviewing(case, actor)
 
 
 def resume(session: Session, case: Case, actor: Principal, today: dt.date, result: str) -> None:

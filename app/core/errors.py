@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, Response, jsonify, make_response, render_template, request
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
@@ -45,6 +45,14 @@ def _respond(status: int, message: str, body: dict[str, Any] | None = None) -> A
     return render_template("error.html", status=status, message=message), status
 
 
+CONFLICT = "someone else has just changed this; reload and try again"
+
+
+def conflict_response() -> Response:
+    """Optimistic locking lost: another request changed the record between this one's read and write."""
+    return make_response(_respond(409, CONFLICT))
+
+
 def init_errors(app: Flask) -> None:
     @app.errorhandler(UserError)
     def _user_error(exc: UserError) -> Any:
@@ -57,8 +65,7 @@ def init_errors(app: Flask) -> None:
 
     @app.errorhandler(StaleDataError)
     def _conflict(_exc: StaleDataError) -> Any:
-        # Optimistic locking: someone else changed the record between this user's read and write.
-        return _respond(409, "someone else has just changed this; reload and try again")
+        return conflict_response()
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Any:

@@ -13,9 +13,10 @@ from typing import Any, TypeVar, cast
 from flask import Flask, Response, current_app, g, jsonify, redirect, request, url_for
 from flask import session as cookie_session
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
 
 from app.core.auth import Principal, PrincipalCache, get_staff, principal_for_token
-from app.core.errors import Forbidden, NotFound
+from app.core.errors import Forbidden, NotFound, conflict_response
 from app.core.labels import TEMPLATE_LABELS
 from app.core.settings import Settings
 from app.core.tenancy import CODE_PATTERN, Scope, is_within, set_scope
@@ -139,6 +140,10 @@ def _finish(response: Response) -> Response:
             session_.commit()
         else:
             session_.rollback()
+    except StaleDataError:
+        # Someone else changed the same record between this request's read and its commit.
+        session_.rollback()
+        return conflict_response()
     finally:
         session_.close()
     return response
