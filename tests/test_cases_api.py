@@ -660,3 +660,28 @@ def test_openapi_describes_the_case_bodies(app):
     assert set(actions["schema"]["properties"]["action"]["enum"]) == set(workflow.ROLE_FOR) - {"review"} | {
         "decide_at_window"}
     assert "Idempotency-Key" in [p["name"] for p in paths["/api/v1/cases"]["post"]["parameters"]]
+
+
+def test_an_online_application_waits_for_a_clerk(app):
+    """Does channel=online create a submitted case (no clock) that a clerk pre-accepts and accepts?"""
+    api = Api(app, "lx_jfl_clerk")
+    online = {k: v for k, v in GOOD.items() if k != "window_number"} | {"channel": "online"}
+    created = api.post("/api/v1/cases", online)
+    assert created.status_code == 201, created.get_json()
+    case = created.get_json()
+    assert (case["state"], case["channel"], case["due_date"]) == ("submitted", "online", None)
+    for action in ("pre_accept", "accept"):
+        moved = api.post(f"/api/v1/cases/{case['number']}/transitions", {"action": action})
+        assert moved.status_code == 200, moved.get_json()
+    accepted = api.get(f"/api/v1/cases/{case['number']}").get_json()
+    assert accepted["state"] == "accepted" and accepted["due_date"] is not None
+    events = [e["kind"] for e in api.get(f"/api/v1/cases/{case['number']}/events").get_json()["events"]]
+    assert events == ["case.submitted", "case.pre_accepted", "case.accepted"]
+
+
+def test_an_online_application_has_no_window_and_unknown_channels_are_refused(app):
+    """Are channel=fax and an online application with a window number refused naming 'channel'?"""
+    api = Api(app, "lx_jfl_clerk")
+    for body in (GOOD | {"channel": "fax"}, GOOD | {"channel": "online"}):  # GOOD names window 1
+        response = api.post("/api/v1/cases", body)
+        assert (response.status_code, response.get_json()["place"]) == (400, "channel")

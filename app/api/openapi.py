@@ -116,6 +116,8 @@ NEW_CASE = {"type": "object", "required": ["place", "basic_code", "applicant"], 
                        "description": "position → date, for materials sent as deferred (容缺, deferrable only)"},
     "window_number": STRING,
     "decide_now": {"type": "boolean", "description": "decide an immediate item (即办件) at once"},
+    "channel": {"enum": ["window", "online"], "description": "window (default): accept now; online (申办): "
+                "submitted, waits for a clerk to pre-accept and accept"},
 }}
 TRANSITION = {"type": "object", "required": ["action"], "properties": {
     "action": {"enum": ACTIONS},

@@ -84,11 +84,13 @@ def create_case() -> Any:
     who = require_principal()
     body = request.get_json(silent=True)
     key = idempotency.checked_key(request.headers.get(idempotency.HEADER))
+    channel = services.channel_from_json(body)
     place, application = services.application_from_json(body)
     body_hash = idempotency.fingerprint(body) if key else ""
     if key and (earlier := idempotency.earlier_case(db(), who, key, body_hash)) is not None:
         return _replay(earlier)
-    case = _open(who, place, application)
+    case = (_open(who, place, application) if channel == "window"
+            else services.submit_online(db(), who, place, application, deadlines.china_today()))
     if key:
         try:
             idempotency.remember(db(), who, key, body_hash, case)

@@ -69,6 +69,22 @@ def open_at_window(session: Session, actor: Principal, place: str, application: 
     return case
 
 
+def submit_online(session: Session, actor: Principal, place: str, application: WindowApplication,
+                  today: dt.date) -> Case:
+    """申办: an application relayed from the online hall (全程网办). It waits for a clerk of the place
+    to check it (预受理) and accept it; the clock starts only then."""
+    tenant_or_404(session, place)
+    if not actor.has_role_at(place, "clerk"):
+        raise Forbidden("relaying online applications needs the clerk role at this place")
+    if application.decide_now or application.window_number:
+        raise UserError("an online application has no window and is not decided at once", place="channel")
+    offered = offered_item(session, place, application.basic_code)
+    case = _new_case(session, place, offered, checked_applicant(application.applicant),
+                     checked_materials(offered.item, application, today), "", today, channel="online")
+    workflow.record_submission(session, case, actor)
+    return case
+
+
 def offered_item(session: Session, place: str, basic_code: str) -> TenantItem:
     entry = session.scalars(
         select(TenantItem).join(Item)
@@ -129,10 +145,10 @@ def checked_materials(item: Item, application: WindowApplication, today: dt.date
 
 
 def _new_case(session: Session, place: str, offered: TenantItem, applicant: Applicant,
-              materials: list[CaseMaterial], window_number: str, today: dt.date) -> Case:
+              materials: list[CaseMaterial], window_number: str, today: dt.date, channel: str = "window") -> Case:
     item = offered.item
     case = Case(
-        tenant_code=place, number=next_case_number(session, place, today), channel="window",
+        tenant_code=place, number=next_case_number(session, place, today), channel=channel,
         tenant_item_id=offered.id, item_id=item.id, implementation_code=offered.implementation_code,
         item_name=item.name, applicant_kind=applicant.kind, applicant_name=applicant.name,
         applicant_id_type="111" if applicant.kind == "person" else "001", applicant_id_number=applicant.id_number,
@@ -159,12 +175,22 @@ def case_or_404(session: Session, number: str) -> Case:
 
 # --- JSON input (the API) -------------------------------------------------------------------------
 
-APPLICATION_KEYS = {"place", "basic_code", "applicant", "materials", "deferred_until", "window_number", "decide_now"}
+APPLICATION_KEYS = {"place", "basic_code", "applicant", "materials", "deferred_until", "window_number", "decide_now",
+                    "channel"}
+CHANNELS = ("window", "online")
 APPLICANT_LIMITS = {"kind": 12, "name": 100, "id_number": 30, "contact_name": 60, "contact_phone": 30,
                     "agent_name": 60, "agent_id_number": 30}  # the columns' sizes (IDs before normalising)
 APPLICANT_OPTIONAL = {"agent_name", "agent_id_number"}
 WINDOW_NUMBER = re.compile(r"[0-9A-Za-z-]{1,10}")
 ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # fromisoformat alone also takes 20261127, 2026-W48-5 …
+
+
+def channel_from_json(body: object) -> str:
+    """`window` (accepted now, the default) or `online` (submitted, waits for a clerk)."""
+    channel = body.get("channel", "window") if isinstance(body, dict) else "window"
+    if channel not in CHANNELS:
+        raise UserError(f"channel is one of {', '.join(CHANNELS)}", place="channel")
+    return str(channel)
 
 
 def application_from_json(body: object) -> tuple[str, WindowApplication]:

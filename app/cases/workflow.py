@@ -82,6 +82,11 @@ def _move(case: Case, state: CaseState) -> None:
     case.state = state.value
 
 
+def record_submission(session: Session, case: Case, actor: Principal) -> None:
+    """申办: the case exists and waits in SUBMITTED (the state a new case starts in)."""
+    _log(session, case, actor, "submitted", channel=case.channel)
+
+
 # --- acceptance (一窗受理) -----------------------------------------------------------------------
 
 def can_pre_accept(case: Case, actor: Principal) -> Refusal | None:
