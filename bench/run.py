@@ -23,6 +23,9 @@ MEASUREMENTS = {
     "import-apply-cli": "the same through the real CLI, plus a CLI no-op re-apply (wall times incl. start-up)",
     "reapply": "no-op re-apply on the applied database, in-process (goal <= 1 s)",
     "api": "one town's items API under gunicorn vs a bare Flask JSON endpoint (goal ratio >= 0.5)",
+    "cases": "1,000,000 generated cases (--quick: 100,000) over Shandong's towns: generation rate, worklists on "
+             "SQLite and PostgreSQL (goal p95 <= 20 ms), cases API vs bare Flask+SQL (goal >= 0.3), "
+             "acceptance over HTTP (goal >= 200/s)",
 }
 
 
@@ -49,8 +52,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--only", action="append", metavar="NAME",
                         help=f"run only these measurements (repeat or comma-separate): {', '.join(MEASUREMENTS)}")
     parser.add_argument("--profile", action="store_true",
-                        help="also profile (cProfile, to stderr) one import+apply, one re-apply and in-process "
-                             "items requests")
+                        help="also profile (cProfile, to stderr) one import+apply, one re-apply, in-process "
+                             "items requests, worklist pages and acceptances")
     args = parser.parse_args(argv)
     selected = [n.strip() for item in args.only or [] for n in item.split(",") if n.strip()]
     unknown = [n for n in selected if n not in MEASUREMENTS]
@@ -126,6 +129,10 @@ def run(args: argparse.Namespace, report: Report, work: Path) -> list[str]:
 
         attempt("api", api.measure_api, work, report, reps.api_rounds, reps.api_requests, reps.api_warmup,
                 args.profile)
+    if "cases" in args.selected:
+        from bench import cases
+
+        attempt("cases", cases.measure_cases, work, report, args.quick, fixture, args.profile)
     return failed
 
 

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Shared helpers for scripts/test and scripts/demo. Source it, don't run it.
+# Shared helpers for scripts/test, scripts/bench and scripts/demo. Source it, don't run it.
 #
 # After sourcing, REPO_ROOT is the absolute path of the repository and the
 # current directory is REPO_ROOT, so callers work from any cwd.
@@ -119,4 +119,149 @@ with socket.socket() as s:
     s.bind(("127.0.0.1", 0))
     print(s.getsockname()[1])
 EOF
+}
+
+# ------------------------------------------------------------- postgresql ---
+
+# A throwaway PostgreSQL server for scripts/test and scripts/bench: initdb into a temp folder as an
+# unprivileged OS user (PostgreSQL refuses to run as root), start it on 127.0.0.1:<free port>,
+# create PG_ROLE and PG_DB. Callers set PG_BINDIR, PG_DB (and may set PG_OS_USER, PG_ROLE) and
+# install `trap cleanup_pg EXIT` so the server stops on every way out.
+
+PG_BINDIR="${PG_BINDIR:-/usr/lib/postgresql/15/bin}"
+PG_OS_USER="${PG_OS_USER:-govhall-pg}" # PostgreSQL refuses to run as root
+PG_ROLE="${PG_ROLE:-govhall}"
+PG_DB="${PG_DB:-govhall}"
+
+PG_TMP=""  # throwaway dir: data/, unix socket, server log; deleted on exit
+PG_PORT=""
+PG_SKIP_REASON=""
+
+# Run a command as the PostgreSQL OS user (or as ourselves when not root).
+# Runs from PG_TMP because the server user may not be able to read our cwd.
+as_pg() {
+    (
+        cd "$PG_TMP" || exit 1
+        if ! is_root; then
+            "$@"
+        elif command -v runuser >/dev/null; then
+            runuser -u "$PG_OS_USER" -- "$@"
+        elif command -v setpriv >/dev/null; then
+            setpriv --reuid="$PG_OS_USER" --regid="$PG_OS_USER" --init-groups -- "$@"
+        else
+            su -s /bin/bash "$PG_OS_USER" -c "$(printf '%q ' "$@")"
+        fi
+    )
+}
+
+# Make sure initdb/pg_ctl exist, installing postgresql-15 if we may.
+find_pg_binaries() {
+    [[ -x $PG_BINDIR/initdb && -x $PG_BINDIR/pg_ctl ]] && return 0
+
+    if [[ $PG_BINDIR != /usr/lib/postgresql/15/bin ]]; then
+        PG_SKIP_REASON="no initdb/pg_ctl in $PG_BINDIR"
+        return 1
+    fi
+    if ! is_root; then
+        PG_SKIP_REASON="no PostgreSQL 15 in $PG_BINDIR and not root to apt-get install postgresql-15"
+        return 1
+    fi
+    # Debian's postinst would otherwise create and start a "main" cluster on
+    # port 5432 that nobody asked for; createcluster.conf includes this dir.
+    mkdir -p /etc/postgresql-common/createcluster.d
+    printf 'create_main_cluster = false\n' \
+        >/etc/postgresql-common/createcluster.d/govhall-no-main-cluster.conf
+    if ! apt_install postgresql-15; then
+        PG_SKIP_REASON="apt-get install postgresql-15 failed"
+        return 1
+    fi
+    [[ -x $PG_BINDIR/initdb && -x $PG_BINDIR/pg_ctl ]] && return 0
+    PG_SKIP_REASON="postgresql-15 installed but no initdb/pg_ctl in $PG_BINDIR"
+    return 1
+}
+
+ensure_pg_os_user() {
+    is_root || return 0
+    id -u "$PG_OS_USER" >/dev/null 2>&1 && return 0
+    log "creating system user $PG_OS_USER"
+    useradd --system --user-group --no-create-home --home-dir /nonexistent \
+        --shell /usr/sbin/nologin "$PG_OS_USER"
+}
+
+# C.UTF-8 keeps non-ASCII text (Chinese names, addresses) behaving like
+# production; fall back to the plain C locale where it doesn't exist.
+initdb_locale_args() {
+    if command -v locale >/dev/null && locale -a 2>/dev/null | grep -qiE '^c\.utf-?8$'; then
+        echo "--locale=C.UTF-8"
+    else
+        echo "--no-locale"
+    fi
+}
+
+# Stop our server (if any) and delete its directory. Safe to call twice;
+# callers install it as the EXIT trap so it also runs on failure and Ctrl-C.
+cleanup_pg() {
+    [[ -n $PG_TMP && -d $PG_TMP ]] || return 0
+    local pidfile="$PG_TMP/data/postmaster.pid" pid
+    if [[ -f $pidfile ]]; then
+        as_pg "$PG_BINDIR/pg_ctl" -D "$PG_TMP/data" -m fast -w -t 30 -s stop >/dev/null 2>&1 || true
+        # pg_ctl failed to stop it: kill our postmaster by its recorded pid.
+        if [[ -f $pidfile ]]; then
+            pid="$(head -n1 "$pidfile")"
+            if [[ $pid =~ ^[0-9]+$ ]]; then kill -KILL "$pid" 2>/dev/null || true; fi
+            sleep 1
+        fi
+    fi
+    rm -rf "$PG_TMP"
+    PG_TMP=""
+}
+
+# shellcheck disable=SC2034 # PG_SKIP_REASON is read by the caller
+# Start a throwaway server on 127.0.0.1:<free port> + a unix socket in
+# PG_TMP, then create the test role and database.
+start_pg() {
+    local data attempt locale_arg opts
+    # /tmp explicitly (not $TMPDIR): the server user must be able to reach
+    # it, and the unix socket path must stay under ~100 characters.
+    PG_TMP="$(mktemp -d /tmp/govhall-pg.XXXXXX)"
+    data="$PG_TMP/data"
+    is_root && chown "$PG_OS_USER:" "$PG_TMP"
+
+    locale_arg="$(initdb_locale_args)"
+    log "initdb $data"
+    if ! as_pg "$PG_BINDIR/initdb" -D "$data" -U postgres --auth=trust -E UTF8 "$locale_arg" \
+        >"$PG_TMP/initdb.log" 2>&1; then
+        tail -n 20 "$PG_TMP/initdb.log" >&2
+        PG_SKIP_REASON="initdb failed"
+        return 1
+    fi
+
+    # The free port can be grabbed by someone else before the server binds
+    # it, so retry with a new one a few times.
+    for attempt in 1 2 3; do
+        PG_PORT="$(free_port)"
+        log "starting PostgreSQL on 127.0.0.1:$PG_PORT (attempt $attempt)"
+        # pg_ctl hands -o to /bin/sh: keep it on one line (PG_TMP has no spaces).
+        # Durability is pointless for a throwaway test server: turn it off.
+        opts="-c listen_addresses=127.0.0.1 -c port=$PG_PORT -c unix_socket_directories=$PG_TMP"
+        opts+=" -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        if as_pg "$PG_BINDIR/pg_ctl" -D "$data" -l "$PG_TMP/postgres.log" -w -t 60 -s start -o "$opts"; then
+            break
+        fi
+        as_pg "$PG_BINDIR/pg_ctl" -D "$data" -m immediate -w -s stop >/dev/null 2>&1 || true
+        PG_PORT=""
+    done
+    if [[ -z $PG_PORT ]]; then
+        tail -n 20 "$PG_TMP/postgres.log" >&2 || true
+        PG_SKIP_REASON="pg_ctl start failed (see log above)"
+        return 1
+    fi
+
+    # A superuser is fine for tests; it can create extra databases too.
+    if ! "$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres \
+        -c "CREATE ROLE $PG_ROLE LOGIN SUPERUSER" \
+        -c "CREATE DATABASE $PG_DB OWNER $PG_ROLE" >/dev/null; then
+        PG_SKIP_REASON="could not create role/database"
+        return 1
+    fi
 }
