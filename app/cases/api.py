@@ -51,9 +51,9 @@ FLAGS = {"true": True, "1": True, "false": False, "0": False}
 def list_cases() -> Any:
     """The worklist: one page of cases soonest due first, with the filters of `queries.WorklistFilter`."""
     worklist = _worklist_filter(require_principal())
-    conditions, order = queries.worklist_query(worklist)
-    query = (select(Case, Item.basic_code).join(Item, Item.id == Case.item_id).where(*conditions).order_by(*order)
-             .limit(queries.PAGE_SIZE).offset((worklist.page - 1) * queries.PAGE_SIZE))
+    _conditions, order = queries.worklist_query(worklist)
+    query = (select(Case, Item.basic_code).join(Item, Item.id == Case.item_id)
+             .where(Case.id.in_(queries.page_ids(worklist))).order_by(*order))
     rows = db().execute(query).all()
     total = queries.worklist_count(db(), worklist)
     return jsonify({"cases": [case_row_json(case, code) for case, code in rows], "page": worklist.page,

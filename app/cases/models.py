@@ -18,9 +18,9 @@ class Case(TenantOwned, Base):
 
     __tablename__ = "cases"
     __table_args__ = (
-        # The worklist: one place's cases in a state by due date; and a subtree's by due date.
-        Index("ix_cases_place_state_due", "tenant_code", "state", "due_date"),
-        Index("ix_cases_state_due", "state", "due_date", "tenant_code"),
+        # The worklist: cases in a state, at a place or a range of places, by due date. With the id the
+        # page is chosen from the index alone (measured at 1M cases: scripts/bench --only cases).
+        Index("ix_cases_state_place_due", "state", "tenant_code", "due_date", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -53,11 +53,18 @@ def worklist_query(f: WorklistFilter) -> tuple[list[ColumnElement[bool]], list[A
     return conditions, [Case.due_date.is_(None), Case.due_date, Case.id]
 
 
+def page_ids(f: WorklistFilter) -> Any:
+    """The ids of one page, chosen on the index alone (state, place, due date, id) before any full
+    row is read: a city's thousands of matching cases are sorted as ids, not as rows (scripts/bench)."""
+    conditions, order = worklist_query(f)
+    query = select(Case.id).where(*conditions).order_by(*order)
+    return query.limit(PAGE_SIZE).offset((max(f.page, 1) - 1) * PAGE_SIZE)
+
+
 def worklist(session: Session, f: WorklistFilter) -> list[Case]:
     """One page of cases, soonest due first (undated last). One query."""
-    conditions, order = worklist_query(f)
-    query = select(Case).where(*conditions).order_by(*order)
-    return list(session.scalars(query.limit(PAGE_SIZE).offset((max(f.page, 1) - 1) * PAGE_SIZE)))
+    _conditions, order = worklist_query(f)
+    return list(session.scalars(select(Case).where(Case.id.in_(page_ids(f))).order_by(*order)))
 
 
 def worklist_count(session: Session, f: WorklistFilter) -> int:

@@ -10,11 +10,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload
 
 from app.cases import workflow
 from app.cases.models import Case, CaseMaterial
 from app.cases.numbers import next_case_number
+from app.cases.states import CaseState
 from app.catalog.models import Item, TenantItem
 from app.core.auth import Principal
 from app.core.errors import Forbidden, NotFound, UserError
@@ -89,7 +90,7 @@ def offered_item(session: Session, place: str, basic_code: str) -> TenantItem:
     entry = session.scalars(
         select(TenantItem).join(Item)
         .where(TenantItem.tenant_code == place, Item.basic_code == basic_code, TenantItem.active.is_(True))
-        .options(selectinload(TenantItem.item).selectinload(Item.materials))
+        .options(joinedload(TenantItem.item).selectinload(Item.materials))
     ).one_or_none()
     if entry is not None:
         return entry
@@ -149,6 +150,7 @@ def _new_case(session: Session, place: str, offered: TenantItem, applicant: Appl
     item = offered.item
     case = Case(
         tenant_code=place, number=next_case_number(session, place, today), channel=channel,
+        state=CaseState.SUBMITTED.value, satisfaction=None, evaluation_refused=False,
         tenant_item_id=offered.id, item_id=item.id, implementation_code=offered.implementation_code,
         item_name=item.name, applicant_kind=applicant.kind, applicant_name=applicant.name,
         applicant_id_type="111" if applicant.kind == "person" else "001", applicant_id_number=applicant.id_number,
@@ -159,9 +161,9 @@ def _new_case(session: Session, place: str, offered: TenantItem, applicant: Appl
     )
     for material in materials:
         material.tenant_code = place
-    case.materials = materials
+    # Empty collections instead of lazy loads; the first audit event flushes the whole new case at once.
+    case.materials, case.tasks, case.pauses = materials, [], []
     session.add(case)
-    session.flush()  # the audit events name the case by id
     return case
 
 

@@ -71,6 +71,8 @@ def _require(refused: Refusal | None) -> None:
 
 
 def _log(session: Session, case: Case, actor: Principal | str, kind: str, **data: Any) -> None:
+    if case.id is None:
+        session.flush()  # a new case: its first event names it by id
     record(
         session, tenant_code=case.tenant_code, kind=f"case.{kind}",
         actor=actor if isinstance(actor, str) else actor.username,
@@ -128,10 +130,11 @@ def correct(session: Session, case: Case, actor: Principal, today: dt.date, depa
 def _start_review(session: Session, case: Case, actor: Principal, today: dt.date, departments: list[str]) -> None:
     if not departments:
         raise UserError("the item names no reviewing department", place="item")
-    case.accepted_at, case.accepted_on, case.accepted_by = utcnow(), today, actor.username
-    deadlines.schedule(session, case)
-    case.tasks.extend(ReviewTask(tenant_code=case.tenant_code, department_code=d) for d in departments)
-    _move(case, CaseState.ACCEPTED)
+    with session.no_autoflush:  # one write of the accepted case, not one per field group
+        case.accepted_at, case.accepted_on, case.accepted_by = utcnow(), today, actor.username
+        deadlines.schedule(session, case)
+        case.tasks.extend(ReviewTask(tenant_code=case.tenant_code, department_code=d) for d in departments)
+        _move(case, CaseState.ACCEPTED)
     _log(session, case, actor, "accepted", due_date=_iso(case.due_date), departments=departments,
          calendar_missing=case.calendar_missing)
 

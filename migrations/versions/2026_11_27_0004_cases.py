@@ -71,8 +71,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('cases', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_cases_item_id'), ['item_id'], unique=False)
-        batch_op.create_index('ix_cases_place_state_due', ['tenant_code', 'state', 'due_date'], unique=False)
-        batch_op.create_index('ix_cases_state_due', ['state', 'due_date', 'tenant_code'], unique=False)
+        batch_op.create_index('ix_cases_state_place_due', ['state', 'tenant_code', 'due_date', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_cases_tenant_code'), ['tenant_code'], unique=False)
 
     op.create_table('case_materials',
@@ -150,8 +149,7 @@ def downgrade() -> None:
     op.drop_table('case_materials')
     with op.batch_alter_table('cases', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_cases_tenant_code'))
-        batch_op.drop_index('ix_cases_state_due')
-        batch_op.drop_index('ix_cases_place_state_due')
+        batch_op.drop_index('ix_cases_state_place_due')
         batch_op.drop_index(batch_op.f('ix_cases_item_id'))
 
     op.drop_table('cases')
