@@ -471,3 +471,12 @@ def test_every_refusal_phrase_the_ui_translates_is_still_said_by_the_services():
     sources = "".join(repo_path(*path.split("/")).read_text(encoding="utf-8") for path in (
         "app/cases/services.py", "app/cases/workflow.py", "app/core/identity.py"))
     assert [fragment for fragment, _chinese in MESSAGES if fragment not in sources] == []
+
+
+def test_due_soon_window_defaults_to_the_node_setting():
+    """Is 'due soon' the node's due_soon_working_days unless the clerk asks for another window?"""
+    from app.cases.forms import soon_days
+
+    assert soon_days({}, 3) == 3
+    assert soon_days({"days": "5"}, 3) == 5
+    assert soon_days({"days": "99"}, 3) == 30

@@ -353,3 +353,12 @@ def test_a_conflict_found_at_commit_is_a_409_not_a_500(app):
     with acting_as(app, "lx_jfl_clerk") as (session, _):
         case = case_or_404(session, number)
         assert case.case_state is CaseState.WITHDRAWN and case.window_number == ""
+
+
+def test_the_checklist_as_received_is_in_the_audit_trail(app):
+    """Does the acceptance event record every material's status, a 容缺 one with its promised date?"""
+    due = FRIDAY + dt.timedelta(days=10)
+    number = file_case(app, materials={4: "deferred"}, deferred_until={4: due})
+    with acting_as(app, "lx_jfl_clerk") as (session, _):
+        accepted = events_for(session, "case", case_or_404(session, number).id)[0]
+        assert accepted.data["materials"] == {"1": "paper", "2": "paper", "3": "paper", "4": f"deferred {due}"}

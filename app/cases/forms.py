@@ -222,9 +222,10 @@ def worklist_filter(args: Mapping[str, str], today: dt.date, soon_until: dt.date
     )
 
 
-def soon_days(args: Mapping[str, str]) -> int:
-    """How many working days ahead counts as due soon (default 1, at most 30)."""
-    return min(max(_number(args, "days") or 1, 1), 30)
+def soon_days(args: Mapping[str, str], default: int) -> int:
+    """How many working days ahead counts as due soon (the node's setting unless asked, at most 30)."""
+    asked = _number(args, "days")
+    return min(max(asked if asked is not None else default, 0), 30)
 
 
 def _number(args: Mapping[str, str], name: str) -> int | None:

@@ -124,7 +124,7 @@ def correct(session: Session, case: Case, actor: Principal, today: dt.date, depa
         return
     _end_pause(session, case, today, "correction")
     _move(case, CaseState.ACCEPTED)
-    _log(session, case, actor, "corrected", due_date=_iso(case.due_date))
+    _log(session, case, actor, "corrected", due_date=_iso(case.due_date), materials=_checklist(case))
 
 
 def _start_review(session: Session, case: Case, actor: Principal, today: dt.date, departments: list[str]) -> None:
@@ -136,7 +136,12 @@ def _start_review(session: Session, case: Case, actor: Principal, today: dt.date
         case.tasks.extend(ReviewTask(tenant_code=case.tenant_code, department_code=d) for d in departments)
         _move(case, CaseState.ACCEPTED)
     _log(session, case, actor, "accepted", due_date=_iso(case.due_date), departments=departments,
-         calendar_missing=case.calendar_missing)
+         calendar_missing=case.calendar_missing, materials=_checklist(case))
+
+
+def _checklist(case: Case) -> dict[str, str]:
+    """The material checklist as received, for the audit trail (position → status[, due date])."""
+    return {str(m.position): m.status + (f" {m.due_on.isoformat()}" if m.due_on else "") for m in case.materials}
 
 
 def _missing_required(case: Case) -> Refusal | None:

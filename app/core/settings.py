@@ -43,6 +43,7 @@ class Settings(BaseModel):
         default=0, ge=0,
         description="Reverse proxies in front of the app whose X-Forwarded-For/-Proto are trusted (0: none).",
     )
+    due_soon_working_days: int = Field(default=1, ge=0, le=30, description="Working days left that count as due soon.")
     token_ttl_days: int = Field(default=90, ge=1, description="Lifetime of API bearer tokens.")
     token_cache_seconds: float = Field(
         default=10, ge=0, description="How long a worker remembers who a token belongs to (0: never)."

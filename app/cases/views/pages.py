@@ -21,7 +21,7 @@ from app.core.audit import AuditEvent, events_for
 from app.core.auth import Principal
 from app.core.errors import Forbidden, NotFound, UserError
 from app.core.i18n import translate
-from app.core.web import db, login_required, require_principal, require_role_at
+from app.core.web import db, login_required, require_principal, require_role_at, settings
 from app.tenants.models import Tenant
 from app.tenants.queries import place_items, place_windows, tenant_or_404
 
@@ -100,7 +100,7 @@ def worklist() -> Any:
     session = db()
     day = today()
     calendar = load_calendar(session, day)
-    days = forms.soon_days(request.args)
+    days = forms.soon_days(request.args, settings().due_soon_working_days)
     soon_until = _working_days_after(calendar, day, days)
     selected = forms.worklist_filter(request.args, day, soon_until)
     if selected.place:
