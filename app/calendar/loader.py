@@ -17,6 +17,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from app.calendar.clock import HOLIDAY, ONE_DAY, WORKDAY
 from app.calendar.services import YearSchedule
 from app.core.errors import UserError
+from app.core.yamlfiles import read_yaml
 
 ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -82,12 +83,7 @@ def read_calendar_file(path: Path) -> YearSchedule:
 
 
 def _read_yaml(path: Path, label: str) -> Any:
-    try:
-        return yaml.load(path.read_text(encoding="utf-8"), Loader=_TextDatesLoader)  # noqa: S506 - safe loader
-    except FileNotFoundError:
-        raise CalendarFileError([f"{label}: file not found"]) from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise CalendarFileError([f"{label}: cannot read: {exc}"]) from None
+    return read_yaml(path, label, _TextDatesLoader, CalendarFileError)
 
 
 def _parse(data: Any, label: str) -> CalendarFile:

@@ -10,6 +10,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from app.catalog.schema import CatalogueFile
+from app.core import yamlfiles
 from app.core.errors import UserError
 from app.tenants.schema import DefaultsFile, PlacesFile, PlaceSpec
 
@@ -44,12 +45,7 @@ class TenantConfig:
 
 
 def read_yaml(path: Path, label: str) -> Any:
-    try:
-        return yaml.load(path.read_text(encoding="utf-8"), Loader=Loader)  # noqa: S506 - safe loader
-    except FileNotFoundError:
-        raise TenantFileError([f"{label}: file not found"]) from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise TenantFileError([f"{label}: cannot read: {exc}"]) from None
+    return yamlfiles.read_yaml(path, label, Loader, TenantFileError)
 
 
 def parse(model: type[M], data: Any, label: str) -> M:
