@@ -18,7 +18,6 @@ import socket
 import statistics
 import subprocess
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -33,6 +32,7 @@ from bench.common import (
     log,
     percentile,
     run_cli,
+    run_concurrently,
     sqlite_url,
 )
 
@@ -167,12 +167,7 @@ def drive(port: int, headers: dict[str, str], requests: int, expected_size: int)
             connection.close()
         return latencies
 
-    with ThreadPoolExecutor(CONCURRENCY) as pool:
-        start = time.perf_counter()
-        futures = [pool.submit(worker) for _ in range(CONCURRENCY)]
-        latencies = [ms for future in futures for ms in future.result()]
-        elapsed = time.perf_counter() - start
-    return elapsed, latencies
+    return run_concurrently(worker, CONCURRENCY)
 
 
 def build_demo(work: Path) -> tuple[dict[str, str], str]:

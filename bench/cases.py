@@ -30,7 +30,6 @@ import statistics
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,7 +60,7 @@ from app.tenants.files import PLACES_DIR
 from app.tenants.services import apply_directory
 from bench import tenants
 from bench.api import HOST, WORKERS, Server, group_cpu_seconds, start_gunicorn, stop_server
-from bench.common import BENCH_SECRET_KEY, Report, Result, clean_env, log, percentile, sqlite_url
+from bench.common import BENCH_SECRET_KEY, Report, Result, clean_env, log, percentile, run_concurrently, sqlite_url
 
 ROOT = tenants.ROOT
 TOWN, COUNTY, CITY = "370102001000", "370102000000", "370100000000"  # 解放路街道, 历下区, 济南市
@@ -398,11 +397,7 @@ def load(port: int, method: str, path: str, headers: dict[str, str], requests: i
             connection.close()
         return latencies
 
-    with ThreadPoolExecutor(CONCURRENCY) as pool:
-        start = time.perf_counter()
-        futures = [pool.submit(worker) for _ in range(CONCURRENCY)]
-        latencies = [ms for future in futures for ms in future.result()]
-        return time.perf_counter() - start, latencies
+    return run_concurrently(worker, CONCURRENCY)
 
 
 def token_for(url: str, username: str) -> str:

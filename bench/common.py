@@ -11,7 +11,8 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -165,3 +166,12 @@ def run_cli(args: list[str], env: dict[str, str], timeout: float = 300) -> CliRu
 
 def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
+
+
+def run_concurrently(worker: Callable[[], list[float]], threads: int) -> tuple[float, list[float]]:
+    """Run `worker` in `threads` threads at once; (seconds, every latency the workers returned)."""
+    with ThreadPoolExecutor(threads) as pool:
+        start = time.perf_counter()
+        futures = [pool.submit(worker) for _ in range(threads)]
+        latencies = [ms for future in futures for ms in future.result()]
+        return time.perf_counter() - start, latencies
