@@ -7,10 +7,25 @@ from app.catalog.models import Category, Department, Item, Material, TenantItem
 from app.core.audit import AuditEvent, AuditHead
 from app.core.auth import ApiToken, LoginAttempt
 from app.halls.models import RoleGrant, Staff, Window
+from app.sync.models import (
+    AggregateHead,
+    CaseIndexEntry,
+    OutboxEvent,
+    PlaceDayCount,
+    ReceivedEvent,
+    RejectedEvent,
+    SeenBatch,
+    SendAttempt,
+    SenderState,
+    SyncNode,
+    SyncNodeKey,
+)
 from app.tenants.models import Division, Tenant
 
 __all__ = [
-    "ApiToken", "AuditEvent", "AuditHead", "CalendarDay", "CalendarYear", "Case", "CaseCounter", "CaseMaterial",
-    "CasePause", "CaseRequestKey", "Category", "Department", "Division", "Item", "LoginAttempt", "Material",
-    "ReviewTask", "RoleGrant", "Staff", "Tenant", "TenantItem", "Window",
+    "AggregateHead", "ApiToken", "AuditEvent", "AuditHead", "CalendarDay", "CalendarYear", "Case", "CaseCounter",
+    "CaseIndexEntry", "CaseMaterial", "CasePause", "CaseRequestKey", "Category", "Department", "Division", "Item",
+    "LoginAttempt", "Material", "OutboxEvent", "PlaceDayCount", "ReceivedEvent", "RejectedEvent", "ReviewTask",
+    "RoleGrant", "SeenBatch", "SendAttempt", "SenderState", "Staff", "SyncNode", "SyncNodeKey", "Tenant",
+    "TenantItem", "Window",
 ]

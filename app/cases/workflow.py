@@ -28,6 +28,7 @@ from app.core.auth import Principal
 from app.core.db import utcnow
 from app.core.errors import Forbidden, UserError
 from app.core.tenancy import is_within
+from app.sync.outbox import emit_case_event
 
 ROLE_FOR = {
     "pre_accept": ("clerk",), "accept": ("clerk",), "correct": ("clerk",), "refuse": ("clerk",),
@@ -73,11 +74,12 @@ def _require(refused: Refusal | None) -> None:
 def _log(session: Session, case: Case, actor: Principal | str, kind: str, **data: Any) -> None:
     if case.id is None:
         session.flush()  # a new case: its first event names it by id
+    actor_name = actor if isinstance(actor, str) else actor.username
     record(
-        session, tenant_code=case.tenant_code, kind=f"case.{kind}",
-        actor=actor if isinstance(actor, str) else actor.username,
+        session, tenant_code=case.tenant_code, kind=f"case.{kind}", actor=actor_name,
         subject_type="case", subject_id=case.id, subject_ref=case.number, data=data,
     )
+    emit_case_event(session, case, kind, actor_name, data)  # reported upward (app.sync), same transaction
 
 
 def _move(case: Case, state: CaseState) -> None:

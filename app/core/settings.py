@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 ENV_PREFIX = "GOVHALL_"
 # Environment variables that share the prefix but are not settings.
@@ -51,6 +51,25 @@ class Settings(BaseModel):
     default_language: str = Field(default="zh", pattern="^(zh|en)$", description="UI language.")
     sql_echo: bool = Field(default=False, description="Log every SQL statement (debugging only).")
 
+    # Upward sync (app.sync): this node reports to `upstream_url` with the key its upstream gave it.
+    upstream_url: str = Field(default="", description="Base URL of the node this one reports to ('' : none).")
+    upstream_key_id: str = Field(default="", description="Id of the sync key the upstream registered for this node.")
+    upstream_key: str = Field(
+        default="", validate_default=True, repr=False,
+        description="The sync key's secret (HMAC-SHA256); keep it out of logs.",
+    )
+    sync_batch_size: int = Field(default=500, ge=1, le=5000, description="Events per upward batch.")
+    sync_timeout_seconds: float = Field(default=10, gt=0, description="Connect and read timeout of one batch.")
+    sync_backoff_base_seconds: float = Field(default=1, gt=0, description="First retry delay after a failure.")
+    sync_backoff_max_seconds: float = Field(default=300, gt=0, description="Longest retry delay (the cap).")
+    sync_idle_seconds: float = Field(default=2, gt=0, description="How often `sync run` looks for new events.")
+    sync_max_lag_seconds: float = Field(
+        default=900, gt=0, description="/healthz reports degraded when the oldest unsent event is older than this."
+    )
+    sync_clock_skew_seconds: int = Field(
+        default=300, ge=1, description="A received batch's timestamp may differ from this node's clock by this much."
+    )
+
     @field_validator("root_tenant")
     @classmethod
     def _twelve_digits(cls, value: str) -> str:
@@ -72,6 +91,22 @@ class Settings(BaseModel):
     def _known_driver(cls, value: str) -> str:
         if not value.startswith(("sqlite:", "postgresql")):
             raise ValueError("must start with sqlite: or postgresql")
+        return value
+
+    @field_validator("upstream_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("upstream_key")
+    @classmethod
+    def _key_with_upstream(cls, value: str, info: ValidationInfo) -> str:
+        """Checked on the key (declared after the URL and key id) so the message names a key."""
+        if info.data.get("upstream_url") and not (value and info.data.get("upstream_key_id")):
+            raise ValueError("upstream_url is set: upstream_key_id and upstream_key are needed too "
+                             "(the upstream's admin prints both with `govhall sync node add`)")
         return value
 
     @property
