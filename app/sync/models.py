@@ -104,6 +104,9 @@ class SyncNode(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_contact_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     events_received: Mapped[int] = mapped_column(Integer, default=0)
+    # The node's own backlog as it said in its last batch: what the provincial hall shows per node.
+    reported_backlog: Mapped[int] = mapped_column(Integer, default=0)
+    reported_oldest_unsent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class SyncNodeKey(Base):

@@ -2,7 +2,8 @@
 
 Request: `POST <upstream>/api/sync/v1/batches`, body JSON (UTF-8)::
 
-    {"batch_id": "<32 hex>", "events": [EVENT, …]}        # 1 … MAX_BATCH events
+    {"batch_id": "<32 hex>", "events": [EVENT, …],        # 1 … MAX_BATCH events
+     "sender": {"backlog": 1234, "oldest_unsent_at": "<ISO 8601 UTC>" | null}}   # optional
 
     EVENT = {"event_id": "<origin node>:<seq>", "tenant_code": "<12 digits>",
              "aggregate_type": "case", "aggregate_id": "<case number>", "aggregate_seq": 3,
@@ -12,7 +13,8 @@ Request: `POST <upstream>/api/sync/v1/batches`, body JSON (UTF-8)::
 Headers: `X-GovHall-Node` (the sending node's id), `X-GovHall-Key-Id`, `X-GovHall-Timestamp` (Unix
 seconds) and `X-GovHall-Signature`: hex HMAC-SHA256 with the key's secret over
 `node id \\n key id \\n timestamp \\n` followed by the raw body bytes. Signing the body as sent (not
-a re-encoding) means the receiver checks exactly the bytes it parses.
+a re-encoding) means the receiver checks exactly the bytes it parses. `sender` is the sending node's
+own backlog after this batch, shown per node in the receiver's UI.
 
 Answers:
 - 200 `{"batch_id": …, "results": [{"event_id": …, "status": "accepted" | "duplicate" | "rejected",

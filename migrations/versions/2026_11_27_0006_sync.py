@@ -58,6 +58,8 @@ def upgrade() -> None:
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('last_contact_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('events_received', sa.Integer(), nullable=False),
+    sa.Column('reported_backlog', sa.Integer(), nullable=False),
+    sa.Column('reported_oldest_unsent_at', sa.DateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('node_id', name=op.f('pk_sync_nodes'))
     )
     op.create_table('sync_outbox',
