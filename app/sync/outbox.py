@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Table
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -41,6 +42,54 @@ def emit(session: Session, *, tenant_code: str, aggregate_type: str, aggregate_i
     )
     session.add(event)
     return event
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    tenant_code: str
+    aggregate_type: str
+    aggregate_id: str
+    type: str
+    payload: dict[str, Any]
+    payload_version: int
+
+
+def emit_many(session: Session, events: list[NewEvent], chunk: int = 500) -> None:
+    """Bulk `emit` for system work (tenant-file apply over a whole province: thousands of places):
+    a few statements per chunk instead of two per event. Only in the system scope, whose callers
+    (the applier) are serialised by the database's write lock or their own transaction."""
+    if not get_scope(session).unrestricted:
+        raise ScopeViolation("bulk reporting needs the system scope")
+    now = utcnow()
+    for start in range(0, len(events), chunk):
+        part = events[start:start + chunk]
+        seqs = _bump_heads(session, [(e.aggregate_type, e.aggregate_id) for e in part])
+        session.execute(insert(OutboxEvent), [
+            {"tenant_code": e.tenant_code, "aggregate_type": e.aggregate_type, "aggregate_id": e.aggregate_id,
+             "aggregate_seq": seq, "type": e.type, "payload_version": e.payload_version,
+             "payload": json.loads(canonical_json(e.payload)), "occurred_at": now,
+             "upstream_status": "", "upstream_reason": ""}
+            for e, seq in zip(part, seqs, strict=True)
+        ])
+
+
+def _bump_heads(session: Session, keys: list[tuple[str, str]]) -> list[int]:
+    """The next sequence number of each aggregate in `keys` (distinct keys), heads updated in bulk."""
+    if len(set(keys)) != len(keys):
+        raise ValueError("one event per aggregate per bulk chunk")
+    query = (select(HEADS.c.aggregate_type, HEADS.c.aggregate_id, HEADS.c.last_seq)
+             .where(HEADS.c.aggregate_type.in_({k[0] for k in keys}), HEADS.c.aggregate_id.in_({k[1] for k in keys})))
+    wanted = set(keys)
+    existing = {(t, i): seq for t, i, seq in session.execute(query) if (t, i) in wanted}
+    known = [{"t": k[0], "i": k[1], "s": existing[k] + 1} for k in keys if k in existing]
+    if known:
+        session.execute(
+            update(HEADS).where(HEADS.c.aggregate_type == bindparam("t"), HEADS.c.aggregate_id == bindparam("i"))
+            .values(last_seq=bindparam("s")), known)
+    new = [{"aggregate_type": k[0], "aggregate_id": k[1], "last_seq": 1} for k in keys if k not in existing]
+    if new:
+        session.execute(insert(HEADS), new)
+    return [existing.get(k, 0) + 1 for k in keys]
 
 
 def _next_seq(session: Session, aggregate_type: str, aggregate_id: str) -> int:

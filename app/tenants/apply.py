@@ -13,6 +13,7 @@ from app.core.db import utcnow
 from app.halls.models import RoleGrant, Staff, Window
 from app.tenants.models import Tenant
 from app.tenants.plan import CHUNK, Plan
+from app.tenants.reporting import report_plan
 
 # Referenced rows first: a place's items need the catalogue, grants need their staff.
 ORDER = (Category, Department, Item, Tenant, TenantItem, Window, Staff, RoleGrant)
@@ -32,6 +33,7 @@ def apply_plan(session: Session, plan: Plan) -> None:
             rows = grouped.get((model, verb))
             if rows:
                 APPLIERS[verb](session, model, rows)
+    report_plan(session, plan)  # reported upward in the same transaction (app.sync)
     session.flush()
 
 
