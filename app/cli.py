@@ -39,11 +39,13 @@ def build_cli() -> click.Group:
     from app.core.cli import db_group
     from app.demo.cli import demo_group
     from app.halls.cli import staff_group
+    from app.sync.cli import sync_group
     from app.tenants.cli import tenants_group
 
     cli = FlaskGroup(create_app=_create_app, add_version_option=False, load_dotenv=False,
                      help="GovHall: the government service hall platform.")
-    for group in (db_group, tenants_group, staff_group, demo_group, calendar_group, audit_group, cases_group):
+    for group in (db_group, tenants_group, staff_group, demo_group, calendar_group, audit_group, cases_group,
+                  sync_group):
         cli.add_command(group)
     return cli
 
