@@ -57,7 +57,9 @@ def register_blueprints(app: Flask) -> None:
     from app.cases.api import bp as cases_api_bp
     from app.cases.views import bp as cases_bp
     from app.portal.views import bp as portal_bp
+    from app.sync.hall_views import bp as reports_bp
     from app.tenants.views import bp as tenants_bp
 
     for blueprint in (auth_bp, tenants_bp, portal_bp, cases_bp, api_bp, cases_api_bp):
         app.register_blueprint(blueprint)
+    app.register_blueprint(reports_bp)  # what was reported to this node (上报汇总)
