@@ -8,12 +8,20 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+
+def migrations_dir() -> Path:
+    """The Alembic folder. An installed wheel carries it as the package `app.migrations` (see
+    setup.py); a source checkout keeps it at the top of the repository, where revisions are added."""
+    app_dir = Path(__file__).resolve().parents[1]
+    for candidate in (app_dir / "migrations", app_dir.parent / "migrations"):
+        if (candidate / "env.py").is_file():
+            return candidate
+    raise FileNotFoundError(f"no Alembic folder (env.py) under {app_dir} or beside it")
 
 
 def alembic_config(engine: Engine) -> Config:
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("script_location", str(migrations_dir()))
     config.attributes["engine"] = engine
     return config
 
