@@ -87,6 +87,8 @@ NOT_TENANT_ROUTES = {
     ("/", "GET"): "redirects to /home or /guide/; renders no data",
     ("/healthz", "GET"): "ops health: status, version, root and node id only (tests/test_api.py)",
     ("/api/v1/openapi.json", "GET"): "the API description; static (tests/test_api.py)",
+    ("/sync", "GET"): "this node's own upward-sync state (counts, errors, attempts: no place's rows); admins of "
+                      "the node's root only (test_only_root_admins_see_the_nodes_sync_state)",
 }
 # Public pages: readable by anyone by design, but they must show only the one place they name and
 # only places this node serves — checked by the guide tests below.
@@ -793,6 +795,21 @@ def test_city_admin_cannot_onboard_a_county_of_another_city(seeded):
     response = post_form(caller.browser, "/onboard/apply", {"county_code": "370203000000"}, page="/onboard")
     assert response.status_code == 400
     assert tenant_count(seeded, "370203000000") == before == 0
+
+
+@pytest.mark.parametrize(("name", "status"), [("town_clerk_A", 404), ("county_admin_A", 404), ("city_admin", 200)])
+def test_only_root_admins_see_the_nodes_sync_state(walk_app, callers, name, status):
+    """Can a town clerk or a county admin open the node's upward-sync page (backlog, errors)? (404: the node's
+    root is out of their sight; the city admin can)"""
+    response = callers[name].browser.get("/sync")
+    assert response.status_code == status
+    assert ("数据上报状态" in response.get_data(as_text=True)) == (status == 200)
+
+
+def test_root_staff_without_an_admin_role_get_403_on_sync(walk_app):
+    """Can the city's auditor, who sees the whole city but administers nothing, open the sync page? (403)"""
+    auditor = bearer(walk_app, "jn_auditor")  # the demo sets no password for the auditor: a token is the way in
+    assert walk_app.test_client().get("/sync", headers=auditor).status_code == 403
 
 
 # --- 6. the public guide ------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from app.api.serializers import item_json, staff_json, tenant_json, window_json
 from app.core import migrate
 from app.core.errors import UserError
 from app.core.security import csrf
-from app.core.tenancy import Scope, set_scope
+from app.core.tenancy import Scope, set_scope, system_scope
 from app.core.web import db, login_required, require_role_at, settings
 from app.halls import services as halls
 from app.tenants import queries
@@ -32,7 +32,12 @@ WINDOW_NAME_MAX = 100
 
 @bp.route("/healthz")
 def healthz() -> Any:
-    """Liveness and readiness for ops and load balancers: database reachable and migrated."""
+    """Liveness and readiness for ops and load balancers: database reachable and migrated (else 503).
+
+    A node with an upstream also gets a "sync" block (backlog, age of the oldest unsent event, last
+    success and error). Sync lagging more than `sync_max_lag_seconds` makes the status "degraded"
+    with a "reason", but the answer stays 200: the node still serves its users, and a load
+    balancer must not take it out of rotation for a slow upstream; monitoring alerts on the status."""
     from flask import current_app
 
     state, revision = "ok", None
@@ -47,7 +52,22 @@ def healthz() -> Any:
     body = {"status": "ok" if state == "ok" else "degraded", "database": state, "migration": revision,
             "version": release_version(), "root_tenant": settings().root_tenant,
             "node_id": settings().effective_node_id}
+    if state == "ok" and settings().upstream_url:
+        _add_sync_health(body)
     return jsonify(body), 200 if state == "ok" else 503
+
+
+def _add_sync_health(body: dict[str, Any]) -> None:
+    """Counts only, no tenant rows: read in the system scope (one statement, see health_block)."""
+    from app.sync.status import health_block
+
+    try:
+        with system_scope(db()) as session:
+            body["sync"], reason = health_block(session, settings())
+    except Exception as exc:
+        body["sync"], reason = {"error": type(exc).__name__}, f"sync: state unreadable ({type(exc).__name__})"
+    if reason:
+        body["status"], body["reason"] = "degraded", reason
 
 
 @bp.route(f"{V1}/openapi.json")

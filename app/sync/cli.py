@@ -7,14 +7,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import logging
+import signal
+import threading
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
 from app.cli import command_session
 from app.core.errors import UserError
 from app.core.web import settings
 from app.sync import registry
+from app.sync.sender import BUSY, ERROR, SENT, WAITING, Outcome, Sender, SenderConfig, SyncNotConfigured, safe_url
+from app.sync.status import SyncStatus, sync_status
 
 
 @click.group("sync", cls=AppGroup, help="Upward sync: send this node's events upward, register the nodes below.")
@@ -133,3 +140,135 @@ def _node_line(summary: registry.NodeSummary) -> str:
 
 def _moment(value: dt.datetime | None) -> str:
     return f"{value:%Y-%m-%d %H:%M:%S} UTC" if value is not None else "never"
+
+
+# ------------------------------------------------------------------ the sender (sync once | run | status) ---
+
+def _sender() -> Sender:
+    try:
+        config = SenderConfig.from_settings(settings())
+    except SyncNotConfigured as exc:
+        raise click.ClickException(str(exc)) from None
+    return Sender(current_app.extensions["govhall.sessions"], config)
+
+
+@sync_group.command("once", help="Send unsent events upward, batch after batch, until none is left; exit 1 if a "
+                                 "batch fails, another sender holds the lease or a retry is not due yet.")
+@click.option("--now", "now", is_flag=True, help="Try now, even if a failure put the next attempt later.")
+def once_command(now: bool) -> None:
+    sender = _sender()
+    totals = {"batches": 0, "events": 0, "accepted": 0, "duplicates": 0, "rejected": 0}
+    try:
+        outcome = _send_until_empty(sender, totals, honour_backoff=not now)
+    finally:
+        sender.release()
+    click.echo(f"sent {totals['events']:,} event(s) in {totals['batches']} batch(es): {totals['accepted']:,} "
+               f"accepted, {totals['duplicates']:,} duplicate(s), {totals['rejected']:,} rejected")
+    if outcome.kind == ERROR:
+        raise click.ClickException(f"batch failed: {outcome.error}; next attempt after "
+                                   f"{_when(outcome.next_attempt_at)} (`govhall sync run` retries by itself)")
+    if outcome.kind == WAITING:
+        raise click.ClickException(f"a failure put the next attempt at {_when(outcome.next_attempt_at)}; "
+                                   "wait, or use --now to try at once")
+    if outcome.kind == BUSY:
+        raise click.ClickException(f"another sender holds the lease ({outcome.lease_owner}): it is sending")
+
+
+def _send_until_empty(sender: Sender, totals: dict[str, int], honour_backoff: bool) -> Outcome:
+    while True:
+        outcome = sender.send_once(honour_backoff=honour_backoff)
+        if outcome.kind != SENT:
+            return outcome
+        totals["batches"] += 1
+        for key in ("events", "accepted", "duplicates", "rejected"):
+            totals[key] += getattr(outcome, key)
+        if not outcome.more:
+            return outcome
+
+
+@sync_group.command("run", help="The sync worker: send whenever there are events, retry with backoff after "
+                                "failures; SIGTERM or Ctrl-C stops it after the batch in flight (twice: at once).")
+def run_command() -> None:
+    sender = _sender()
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        if stop.is_set():
+            raise SystemExit(128 + signum)  # a second signal abandons the batch in flight (it is resent later)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    config = sender.config
+    click.echo(f"sync run: node {config.node_id} → {safe_url(config.upstream_url)}, batches of {config.batch_size}, "
+               f"idle {config.idle:g} s", err=True)
+    sender.run(stop)
+    click.echo("sync run: stopped, lease released", err=True)
+
+
+@sync_group.command("status", help="Backlog, oldest unsent event, last success and error, next attempt, sender.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (for monitoring scripts).")
+def status_command(as_json: bool) -> None:
+    with command_session() as session:
+        state = sync_status(session, settings())
+    if as_json:
+        click.echo(json.dumps(state.as_json(), ensure_ascii=False, indent=2))
+        return
+    for label, value in _status_lines(state):
+        click.echo(f"{label + ':':<15} {value}")
+
+
+def _status_lines(state: SyncStatus) -> list[tuple[str, str]]:
+    oldest = "-" if state.oldest_unsent_at is None else \
+        f"{_when(state.oldest_unsent_at)} ({_duration(state.oldest_unsent_age_seconds or 0)} ago)"
+    error = "-" if not state.last_error else f"{state.last_error} (at {_when(state.last_error_at)})"
+    failures = f"{state.consecutive_failures} failure(s) in a row" if state.error_is_current else "none"
+    sender = f"{state.lease_owner} (lease until {_when(state.lease_until)})" if state.lease_owner else "none running"
+    return [
+        ("upstream", f"{state.upstream} as {state.node_id}" if state.upstream
+         else "none (upstream_url is empty: events stay in the outbox)"),
+        ("backlog", f"{state.backlog:,} unsent event(s)"), ("oldest unsent", oldest),
+        ("last attempt", _when(state.last_attempt_at)), ("last success", _when(state.last_success_at)),
+        ("last error", error), ("failing", failures),
+        ("next attempt", _when(state.next_attempt_at) if state.next_attempt_at else "when there are events"),
+        ("sender", sender),
+    ]
+
+
+def _when(moment: dt.datetime | None) -> str:
+    return "-" if moment is None else moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+# ------------------------------------------------------------------------ reconciliation (sync reconcile) ---
+
+@sync_group.command("reconcile", help="Compare per-place, per-day counts and checksums of what this node sent with "
+                                      "what the upstream holds; queue again what the upstream lacks.")
+@click.option("--since", "since", required=True, type=click.DateTime(["%Y-%m-%d"]), help="First China day, YYYY-MM-DD.")
+@click.option("--until", "until", type=click.DateTime(["%Y-%m-%d"]), help="Last China day (default: today).")
+def reconcile_command(since: dt.datetime, until: dt.datetime | None) -> None:
+    from app.sync.protocol import CHINA
+    from app.sync.reconcile import ReconcileError, reconcile
+
+    last = until.date() if until else dt.datetime.now(CHINA).date()
+    try:
+        config = SenderConfig.from_settings(settings())
+        with command_session() as session:
+            report = reconcile(session, config, since.date(), last)
+    except (SyncNotConfigured, ReconcileError) as exc:
+        raise click.ClickException(str(exc)) from None
+    for m in report.mismatches:
+        click.echo(f"{m.tenant_code} {m.day}: here {m.local}, upstream {m.upstream}; queued again "
+                   f"{m.missing_upstream}" + (f"; {m.unknown_here} held upstream but unknown here" if m.unknown_here
+                                               else ""))
+    click.echo(f"{report.cells} place-day cell(s) compared, {report.matching} matching, {len(report.mismatches)} "
+               f"differing; {report.requeued} event(s) queued again (sent by `govhall sync run` or `sync once`)")

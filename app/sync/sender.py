@@ -1,0 +1,457 @@
+"""The sending side of upward sync: unsent outbox events go upstream in signed batches.
+
+One sender per database: a lease in the single `sync_sender_state` row (id 1), taken by an atomic
+UPDATE, keeps a second `govhall sync run` on the same database idle instead of sending too. Each
+step is its own short transaction, so no database lock is held while a batch is on the wire.
+
+Delivery is at least once: events are marked sent only after the upstream's 200. A crash between
+the POST and the marking means the batch goes again later, and the receiver answers those events
+as duplicates (stored once by their global id). Failures back off exponentially with full jitter,
+capped, and every attempt is recorded in `sync_attempts` for ops (see `app.sync.status`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import random
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from sqlalchemy import case, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.core.db import session_scope, utcnow
+from app.core.settings import Settings
+from app.core.tenancy import Scope, set_scope
+from app.sync import protocol
+from app.sync.models import OutboxEvent, SendAttempt, SenderState
+
+log = logging.getLogger("govhall.sync")
+
+OUTBOX_COLUMNS = (OutboxEvent.id, OutboxEvent.event_id, OutboxEvent.tenant_code, OutboxEvent.aggregate_type,
+                  OutboxEvent.aggregate_id, OutboxEvent.aggregate_seq, OutboxEvent.type,
+                  OutboxEvent.payload_version, OutboxEvent.payload, OutboxEvent.occurred_at)
+BACKLOG_RECOUNT_SECONDS = 30.0  # the backlog reported upstream is recounted this often, not per batch
+MAX_ERROR_TEXT = 300  # an upstream's error body is quoted up to this length
+STATE_ID = 1  # the single row of sync_sender_state
+MAX_BACKOFF_EXPONENT = 30  # 2**30 × base is past any sensible cap; keeps the float finite
+
+
+class SyncNotConfigured(Exception):
+    """This node has no upstream (`upstream_url` is empty)."""
+
+
+class BadAnswer(Exception):
+    """The upstream answered, but not with what the protocol promises."""
+
+
+# ------------------------------------------------------------------ config ---
+
+@dataclass(frozen=True, repr=False)
+class SenderConfig:
+    upstream_url: str  # may carry user:password (basic auth at a proxy): printed through safe_url only
+    node_id: str
+    key_id: str
+    key: str = field(repr=False)  # the HMAC secret: never printed, logged or stored in an error
+    batch_size: int = 500
+    timeout: float = 10.0
+    backoff_base: float = 1.0
+    backoff_max: float = 300.0
+    idle: float = 2.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SenderConfig:
+        if not settings.upstream_url:
+            raise SyncNotConfigured("setting 'upstream_url' is empty: this node reports to no upstream")
+        return cls(
+            upstream_url=settings.upstream_url, node_id=settings.effective_node_id,
+            key_id=settings.upstream_key_id, key=settings.upstream_key, batch_size=settings.sync_batch_size,
+            timeout=settings.sync_timeout_seconds, backoff_base=settings.sync_backoff_base_seconds,
+            backoff_max=settings.sync_backoff_max_seconds, idle=settings.sync_idle_seconds,
+        )
+
+    def __repr__(self) -> str:
+        return (f"SenderConfig(upstream={safe_url(self.upstream_url)}, node_id={self.node_id}, key_id={self.key_id}, "
+                f"batch_size={self.batch_size}, timeout={self.timeout:g})")
+
+    @property
+    def batches_url(self) -> str:
+        return self.upstream_url + protocol.BATCHES_PATH
+
+    @property
+    def lease_seconds(self) -> float:
+        """Longer than a batch can take (connect + read timeouts) and than an idle pause, since the
+        lease is renewed at every step; a sender that died holds it at most this long."""
+        return max(60.0, 4 * self.timeout + 2 * self.idle)
+
+
+def safe_url(url: str) -> str:
+    """The URL without any user:password part, for messages and status pages."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
+def backoff_delay(failures: int, base: float, cap: float, jitter: Callable[[float, float], float]) -> float:
+    """Full jitter (a uniform pick up to the capped exponential): retries of many nodes after an
+    upstream outage spread out instead of arriving together. The first failure waits up to `base`."""
+    exponent = min(max(failures - 1, 0), MAX_BACKOFF_EXPONENT)
+    return jitter(0.0, min(cap, base * 2**exponent))
+
+
+def default_owner() -> str:
+    """host:pid:random — the pid lets a sender on the same host take over from a dead one at once."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+# ---------------------------------------------------------------- outcomes ---
+
+SENT, EMPTY, WAITING, BUSY, ERROR = "sent", "empty", "waiting", "busy", "error"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one `send_once` did. `more`: unsent events remain after this batch."""
+
+    kind: str  # sent | empty | waiting (backoff) | busy (another sender has the lease) | error
+    events: int = 0
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    more: bool = False
+    error: str = ""
+    next_attempt_at: dt.datetime | None = None
+    lease_owner: str = ""
+
+
+@dataclass(frozen=True)
+class Batch:
+    ids: list[int]
+    event_ids: list[str]
+    events: list[dict[str, Any]]
+    next_oldest_at: dt.datetime | None  # the first unsent event after this batch, if any
+
+    @property
+    def more(self) -> bool:
+        return self.next_oldest_at is not None
+
+
+# ------------------------------------------------------------------ sender ---
+
+class Sender:
+    """Sends this node's outbox upstream. Not thread-safe: one per process (the lease makes it one
+    per database)."""
+
+    def __init__(self, sessions: sessionmaker[Session], config: SenderConfig, *, owner: str | None = None,
+                 http: requests.Session | None = None, clock: Callable[[], dt.datetime] = utcnow,
+                 jitter: Callable[[float, float], float] = random.uniform) -> None:
+        self.sessions, self.config = sessions, config
+        self.owner = owner or default_owner()
+        self.http = http or requests.Session()
+        self.clock, self.jitter = clock, jitter
+        self._backlog: int | None = None  # the estimate reported upstream (see _backlog_after)
+        self._counted_at = 0.0
+
+    # --- one batch ---
+
+    def send_once(self, honour_backoff: bool = True) -> Outcome:
+        """Send at most one batch: take the lease, honour the backoff, read, sign, POST, record.
+        `honour_backoff=False` is for an operator who fixed the cause and says "try now"."""
+        now = self.clock()
+        with self._session() as session:
+            holder = self._take_lease(session, now)
+            state = session.get(SenderState, STATE_ID)
+        if holder:
+            return Outcome(BUSY, lease_owner=holder)
+        assert state is not None
+        if honour_backoff and state.next_attempt_at is not None and state.next_attempt_at > now:
+            return Outcome(WAITING, next_attempt_at=state.next_attempt_at)
+        with self._session() as session:
+            batch = self._read_batch(session)
+            backlog = self._backlog_after(session, batch)
+        if not batch.ids:
+            return Outcome(EMPTY)
+        return self._deliver(batch, backlog)
+
+    def _deliver(self, batch: Batch, backlog: int) -> Outcome:
+        batch_id = secrets.token_hex(16)  # fresh per attempt: the receiver refuses a batch id it has seen
+        started, start_clock = time.monotonic(), self.clock()
+        try:
+            results = self._post(batch_id, batch, backlog)
+        except BadAnswer as exc:
+            return self._record_failure(batch, batch_id, start_clock, started, str(exc))
+        return self._record_success(batch, batch_id, results, start_clock, started)
+
+    def _post(self, batch_id: str, batch: Batch, backlog: int) -> list[tuple[str, str]]:
+        body = self._body(batch_id, batch, backlog)
+        headers = protocol.signed_headers(self.config.key, self.config.node_id, self.config.key_id, body,
+                                          int(time.time()))  # wall clock: the receiver checks the skew
+        timeout = (self.config.timeout, self.config.timeout)
+        where = safe_url(self.config.batches_url)
+        try:
+            response = self.http.post(self.config.batches_url, data=body, headers=headers, timeout=timeout)
+        except requests.Timeout:
+            raise BadAnswer(f"{where}: no answer within {self.config.timeout:g} s (timeout)") from None
+        except requests.ConnectionError as exc:
+            raise BadAnswer(f"{where}: cannot connect ({_connection_reason(exc)})") from None
+        except requests.RequestException as exc:
+            raise BadAnswer(f"{where}: request failed ({type(exc).__name__})") from None
+        return parse_answer(response, batch_id, batch.event_ids, where)
+
+    def _body(self, batch_id: str, batch: Batch, backlog: int) -> bytes:
+        oldest = batch.next_oldest_at.astimezone(dt.UTC).isoformat() if batch.next_oldest_at else None
+        document = {"batch_id": batch_id, "events": batch.events,
+                    "sender": {"backlog": backlog, "oldest_unsent_at": oldest}}
+        return json.dumps(document, ensure_ascii=False, separators=(",", ":"), default=str).encode()
+
+    # --- reading ---
+
+    def _read_batch(self, session: Session) -> Batch:
+        """Up to batch_size unsent events in id order, plus one more to learn what is left (memory is
+        one batch, however long the queue)."""
+        query = (select(*OUTBOX_COLUMNS).where(OutboxEvent.sent_at.is_(None)).order_by(OutboxEvent.id)
+                 .limit(self.config.batch_size + 1))
+        rows = session.execute(query).all()
+        extra = rows[self.config.batch_size] if len(rows) > self.config.batch_size else None
+        rows = rows[: self.config.batch_size]
+        event_ids = [row.event_id or protocol.local_event_id(self.config.node_id, row.id) for row in rows]
+        return Batch(ids=[row.id for row in rows], event_ids=event_ids,
+                     events=[protocol.event_json(row, event_id) for row, event_id in zip(rows, event_ids, strict=True)],
+                     next_oldest_at=extra.occurred_at if extra is not None else None)
+
+    def _backlog_after(self, session: Session, batch: Batch) -> int:
+        """The backlog left once this batch is through, as the `sender` block reports it. Counting
+        the whole queue for every batch would cost O(backlog²) while draining a large backlog, so the
+        count is refreshed every BACKLOG_RECOUNT_SECONDS and decremented in between."""
+        if not batch.more:
+            self._backlog = None  # empty after this batch: recount next time (new events arrive)
+            return 0
+        if self._backlog is None or time.monotonic() - self._counted_at > BACKLOG_RECOUNT_SECONDS:
+            self._backlog = count_unsent(session)
+            self._counted_at = time.monotonic()
+        return max(self._backlog - len(batch.ids), 0)
+
+    # --- recording ---
+
+    def _record_success(self, batch: Batch, batch_id: str, results: list[tuple[str, str]],
+                        start: dt.datetime, started: float) -> Outcome:
+        now = self.clock()
+        statuses = [status for status, _reason in results]
+        counts = {kind: statuses.count(kind) for kind in (protocol.ACCEPTED, protocol.DUPLICATE, protocol.REJECTED)}
+        with self._session() as session:
+            mark_sent(session, batch.ids, results, now)
+            session.add(SendAttempt(batch_id=batch_id, started_at=start, duration_ms=_ms_since(started),
+                                    events=len(batch.ids), outcome="ok", accepted=counts[protocol.ACCEPTED],
+                                    duplicates=counts[protocol.DUPLICATE], rejected=counts[protocol.REJECTED]))
+            session.execute(update(SenderState).where(SenderState.id == STATE_ID).values(
+                last_attempt_at=now, last_success_at=now, consecutive_failures=0, next_attempt_at=None,
+                lease_until=now + dt.timedelta(seconds=self.config.lease_seconds)))
+        if self._backlog is not None:
+            self._backlog -= len(batch.ids)
+        if counts[protocol.REJECTED]:
+            log.warning("upstream rejected %d of %d events (see sync_outbox.upstream_reason)",
+                        counts[protocol.REJECTED], len(batch.ids))
+        return Outcome(SENT, events=len(batch.ids), accepted=counts[protocol.ACCEPTED],
+                       duplicates=counts[protocol.DUPLICATE], rejected=counts[protocol.REJECTED], more=batch.more)
+
+    def _record_failure(self, batch: Batch, batch_id: str, start: dt.datetime, started: float,
+                        error: str) -> Outcome:
+        now = self.clock()
+        with self._session() as session:
+            state = session.get(SenderState, STATE_ID, with_for_update=True)
+            assert state is not None
+            state.consecutive_failures += 1
+            delay = backoff_delay(state.consecutive_failures, self.config.backoff_base, self.config.backoff_max,
+                                  self.jitter)
+            state.next_attempt_at = now + dt.timedelta(seconds=delay)
+            state.last_attempt_at, state.last_error, state.last_error_at = now, error, now
+            session.add(SendAttempt(batch_id=batch_id, started_at=start, duration_ms=_ms_since(started),
+                                    events=len(batch.ids), outcome="error", error=error))
+            failures, next_at = state.consecutive_failures, state.next_attempt_at
+        self._backlog = None  # a long outage: recount once it is over
+        log.warning("sync batch of %d events failed (%d in a row), next attempt in %.1f s: %s",
+                    len(batch.ids), failures, delay, error)
+        return Outcome(ERROR, events=len(batch.ids), error=error, next_attempt_at=next_at, more=True)
+
+    # --- the lease ---
+
+    def _take_lease(self, session: Session, now: dt.datetime) -> str:
+        """Take or renew the lease; '' when this sender holds it, else the holder's name."""
+        ensure_state_row(session)
+        until = now + dt.timedelta(seconds=self.config.lease_seconds)
+        free = or_(SenderState.lease_owner.in_(("", self.owner)), SenderState.lease_until.is_(None),
+                   SenderState.lease_until < now)
+        if _update_lease(session, free, until, self.owner):
+            return ""
+        holder = session.scalar(select(SenderState.lease_owner).where(SenderState.id == STATE_ID)) or ""
+        if holder and _is_dead_local_owner(holder) and _update_lease(
+                session, SenderState.lease_owner == holder, until, self.owner):
+            log.info("took over the sync lease of %s (that process has exited)", holder)
+            return ""
+        return holder
+
+    def take_lease(self) -> bool:
+        """Take or renew the lease on its own (the run loop does it as part of send_once)."""
+        with self._session() as session:
+            return not self._take_lease(session, self.clock())
+
+    def release(self) -> None:
+        """Give the lease back (on a clean stop) so another sender can start at once."""
+        with self._session() as session:
+            session.execute(update(SenderState)
+                            .where(SenderState.id == STATE_ID, SenderState.lease_owner == self.owner)
+                            .values(lease_owner="", lease_until=None))
+
+    # --- the worker loop ---
+
+    def run(self, stop: threading.Event) -> None:
+        """Send while there is work and no backoff to wait for; otherwise pause. Returns once `stop`
+        is set (the batch in flight is finished first), with the lease released."""
+        busy_reported, sent = "", 0
+        try:
+            while not stop.is_set():
+                outcome = self.send_once()
+                if outcome.kind == BUSY and outcome.lease_owner != busy_reported:
+                    log.info("another sender holds the sync lease (%s): waiting", outcome.lease_owner)
+                busy_reported = outcome.lease_owner if outcome.kind == BUSY else ""
+                sent += outcome.events if outcome.kind == SENT else 0
+                if outcome.kind == SENT and outcome.more:
+                    continue
+                if sent:  # the queue is drained (or a failure interrupted it)
+                    log.info("backlog sent: %d event(s) since the last report", sent)
+                    sent = 0
+                stop.wait(self._pause(outcome))
+        finally:
+            self.release()
+
+    def _pause(self, outcome: Outcome) -> float:
+        if outcome.next_attempt_at is not None:
+            until_retry = (outcome.next_attempt_at - self.clock()).total_seconds()
+            return max(min(self.config.idle, until_retry), 0.0)
+        return self.config.idle
+
+    @contextmanager
+    def _session(self) -> Iterator[Session]:
+        """A short transaction in the system scope: the sender reads and marks events of every place."""
+        with session_scope(self.sessions) as session:
+            yield set_scope(session, Scope.system())
+
+
+# ------------------------------------------------------------ the answer ---
+
+def parse_answer(response: requests.Response, batch_id: str, event_ids: Sequence[str],
+                 where: str) -> list[tuple[str, str]]:
+    """(status, reason) per event, in the order sent; BadAnswer for anything but a well-formed 200."""
+    if response.status_code != 200:
+        raise BadAnswer(f"{where}: HTTP {response.status_code}{_error_detail(response)}")
+    try:
+        document = response.json()
+    except ValueError:
+        raise BadAnswer(f"{where}: HTTP 200 but the body is not JSON") from None
+    results = document.get("results") if isinstance(document, dict) else None
+    if not isinstance(results, list) or document.get("batch_id") != batch_id:
+        raise BadAnswer(f"{where}: HTTP 200 but not the answer to batch {batch_id}")
+    if len(results) != len(event_ids):
+        raise BadAnswer(f"{where}: {len(results)} results for {len(event_ids)} events")
+    return [_result(result, event_id, where) for result, event_id in zip(results, event_ids, strict=True)]
+
+
+def _result(result: Any, event_id: str, where: str) -> tuple[str, str]:
+    if not isinstance(result, dict) or result.get("event_id") != event_id:
+        raise BadAnswer(f"{where}: the results are not in the order sent (expected {event_id})")
+    status = result.get("status")
+    if status not in (protocol.ACCEPTED, protocol.DUPLICATE, protocol.REJECTED):
+        raise BadAnswer(f"{where}: unknown status {str(status)[:40]!r} for {event_id}")
+    return str(status), str(result.get("reason") or "")
+
+
+def _error_detail(response: requests.Response) -> str:
+    """The upstream's own error message (it names the problem: bad signature, unknown node …)."""
+    try:
+        message = response.json().get("error")
+    except (ValueError, AttributeError):
+        message = None
+    text = str(message) if message else response.reason or ""
+    return f": {text[:MAX_ERROR_TEXT]}" if text else ""
+
+
+def _connection_reason(exc: requests.ConnectionError) -> str:
+    """A short reason without the URL (it may carry credentials) or the library's retry chatter."""
+    text = str(exc)
+    for known in ("Connection refused", "Name or service not known", "Connection reset", "Network is unreachable",
+                  "Temporary failure in name resolution", "Remote end closed connection"):
+        if known in text:
+            return known.lower()
+    return type(exc).__name__
+
+
+# ------------------------------------------------------------------ writes ---
+
+def mark_sent(session: Session, ids: list[int], results: list[tuple[str, str]], now: dt.datetime) -> None:
+    """Accepted and duplicate events in one UPDATE; each rejected event with its reason."""
+    delivered = [i for i, (status, _r) in zip(ids, results, strict=True) if status != protocol.REJECTED]
+    duplicates = [i for i, (status, _r) in zip(ids, results, strict=True) if status == protocol.DUPLICATE]
+    if delivered:
+        status = case((OutboxEvent.id.in_(duplicates), protocol.DUPLICATE), else_=protocol.ACCEPTED) \
+            if duplicates else protocol.ACCEPTED
+        session.execute(update(OutboxEvent).where(OutboxEvent.id.in_(delivered))
+                        .values(sent_at=now, upstream_status=status, upstream_reason="")
+                        .execution_options(synchronize_session=False))
+    for event_id, (status, reason) in zip(ids, results, strict=True):
+        if status == protocol.REJECTED:
+            session.execute(update(OutboxEvent).where(OutboxEvent.id == event_id)
+                            .values(sent_at=now, upstream_status=protocol.REJECTED, upstream_reason=reason)
+                            .execution_options(synchronize_session=False))
+
+
+def count_unsent(session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(OutboxEvent).where(OutboxEvent.sent_at.is_(None)))
+               or 0)
+
+
+def ensure_state_row(session: Session) -> None:
+    """Create the state row if this database has none yet (a second creator finds it there)."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(insert(SenderState.__table__).values(  # type: ignore[arg-type]
+        id=STATE_ID, consecutive_failures=0, last_error="", lease_owner="").on_conflict_do_nothing())
+
+
+def _update_lease(session: Session, condition: Any, until: dt.datetime, owner: str) -> bool:
+    """One atomic UPDATE: of two senders racing for the row, exactly one matches the condition."""
+    result = session.execute(update(SenderState).where(SenderState.id == STATE_ID, condition)
+                             .values(lease_owner=owner, lease_until=until)
+                             .execution_options(synchronize_session=False))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _is_dead_local_owner(owner: str) -> bool:
+    """Is `owner` a sender process on this host that no longer exists (killed, crashed)?"""
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit() or int(pid_text) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # alive, owned by someone else
+    return False
+
+
+def _ms_since(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
