@@ -58,10 +58,12 @@ def register_blueprints(app: Flask) -> None:
     from app.cases.views import bp as cases_bp
     from app.portal.views import bp as portal_bp
     from app.sync.hall_views import bp as reports_bp
+    from app.sync.receiver import bp as sync_receiver_bp
     from app.sync.views import bp as sync_bp
     from app.tenants.views import bp as tenants_bp
 
     for blueprint in (auth_bp, tenants_bp, portal_bp, cases_bp, api_bp, cases_api_bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(reports_bp)  # what was reported to this node (上报汇总)
+    app.register_blueprint(sync_receiver_bp)  # batches from the nodes below (HMAC, not cookies or tokens)
     app.register_blueprint(sync_bp)  # this node's own upward sync (数据上报状态)

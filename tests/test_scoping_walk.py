@@ -87,6 +87,10 @@ NOT_TENANT_ROUTES = {
     ("/", "GET"): "redirects to /home or /guide/; renders no data",
     ("/healthz", "GET"): "ops health: status, version, root and node id only (tests/test_api.py)",
     ("/api/v1/openapi.json", "GET"): "the API description; static (tests/test_api.py)",
+    # Upward sync from the nodes below: no staff caller; node-authenticated by HMAC, and a node may
+    # report and reconcile only for its registered subtree (tests/test_sync_receiver.py, neighbours).
+    ("/api/sync/v1/batches", "POST"): "node-authenticated by HMAC; subtree checks in tests/test_sync_receiver.py",
+    ("/api/sync/v1/reconcile", "POST"): "node-authenticated by HMAC; subtree checks in tests/test_sync_receiver.py",
     ("/sync", "GET"): "this node's own upward-sync state (counts, errors, attempts: no place's rows); admins of "
                       "the node's root only (test_only_root_admins_see_the_nodes_sync_state)",
 }

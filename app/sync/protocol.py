@@ -24,11 +24,13 @@ Answers:
 - 400 the body is not a batch (not JSON, no events, too many): nothing stored.
 - 401 unknown node, unknown or retired key, bad signature, timestamp outside the allowed skew.
 - 409 the batch id was seen before (a replayed request): nothing stored.
+- 413 the body is larger than MAX_BODY_BYTES: nothing stored (send smaller batches).
 
 Reconciliation (`POST <upstream>/api/sync/v1/reconcile`, signed the same way): body
-`{"since": "YYYY-MM-DD", "until": "YYYY-MM-DD"}` answers the receiver's cells for events that came
-from the caller: `{"cells": [{"tenant_code", "day", "count", "checksum"}, …]}`; with
-`"cells": [[tenant_code, day], …]` in the body it answers `{"event_ids": {"<tenant>|<day>": […]}}`.
+`{"since": "YYYY-MM-DD", "until": "YYYY-MM-DD"}` (both days included, at most 366 days) answers the
+receiver's cells for events that came from the caller: `{"cells": [{"tenant_code", "day", "count",
+"checksum"}, …]}`; with `"cells": [[tenant_code, day], …]` (at most 1000, within the caller's subtree)
+in the body it answers `{"event_ids": {"<tenant>|<day>": […]}}`, each list sorted.
 Days are China days (UTC+8) of `occurred_at`; a cell's checksum is `cell_checksum` of its event ids.
 """
 
@@ -43,6 +45,7 @@ from typing import Any
 BATCHES_PATH = "/api/sync/v1/batches"
 RECONCILE_PATH = "/api/sync/v1/reconcile"
 MAX_BATCH = 5000
+MAX_BODY_BYTES = 32 * 1024 * 1024  # a batch of MAX_BATCH case events is ~6–12 MB
 NODE_HEADER = "X-GovHall-Node"
 KEY_ID_HEADER = "X-GovHall-Key-Id"
 TIMESTAMP_HEADER = "X-GovHall-Timestamp"

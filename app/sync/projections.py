@@ -1,0 +1,183 @@
+"""What an accepted batch writes, in the caller's transaction: the events (once each, by global id),
+the events refused, the read models (case index, per-place daily counts), the relay into this node's
+own outbox, and the sending node's contact record; and the reconciliation read of what was stored.
+
+Throughput matters (a city drains its backlog to the province at thousands of events a second), so
+every write is one bulk statement per table and batch — no ORM objects, no SELECT per event. Rows are
+written in key order so that two transactions touching the same keys on PostgreSQL take their locks in
+the same order and cannot deadlock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from typing import Any, cast
+
+from sqlalchemy import Table, delete, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from app.core.tenancy import subtree_range
+from app.sync import protocol
+from app.sync.models import (
+    CaseIndexEntry,
+    OutboxEvent,
+    PlaceDayCount,
+    ReceivedEvent,
+    RejectedEvent,
+    SeenBatch,
+    SyncNode,
+)
+
+RECEIVED = cast(Table, ReceivedEvent.__table__)
+REJECTED = cast(Table, RejectedEvent.__table__)
+CASE_INDEX = cast(Table, CaseIndexEntry.__table__)
+DAY_COUNTS = cast(Table, PlaceDayCount.__table__)
+OUTBOX = cast(Table, OutboxEvent.__table__)
+SEEN = cast(Table, SeenBatch.__table__)
+NODES = cast(Table, SyncNode.__table__)
+Row = dict[str, Any]  # a checked event, with the columns of sync_received
+
+
+def _insert(session: Session, table: Table) -> Any:
+    """INSERT … ON CONFLICT exists on both databases, but each dialect has its own construct."""
+    return (pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert)(table)
+
+
+# --- the batch -----------------------------------------------------------------------------------------
+
+def remember_batch(session: Session, node_id: str, batch_id: str, now: dt.datetime, skew_seconds: int) -> bool:
+    """Record the batch id; False if this node sent it before (a replay). Ids older than twice the clock
+    skew are dropped: a replay of them carries a timestamp the skew check refuses anyway."""
+    session.execute(delete(SEEN).where(SEEN.c.node_id == node_id,
+                                       SEEN.c.received_at < now - dt.timedelta(seconds=2 * skew_seconds)))
+    statement = (_insert(session, SEEN).values(node_id=node_id, batch_id=batch_id, received_at=now)
+                 .on_conflict_do_nothing(index_elements=["node_id", "batch_id"]).returning(SEEN.c.batch_id))
+    return session.execute(statement).first() is not None
+
+
+def store_events(session: Session, rows: Sequence[Row]) -> set[str]:
+    """Insert the events not stored yet; the ids of those that were new. A concurrent delivery of the same
+    events waits on the unique index and then finds them there, so an event is never stored twice."""
+    if not rows:
+        return set()
+    statement = (_insert(session, RECEIVED).on_conflict_do_nothing(index_elements=["event_id"])
+                 .returning(RECEIVED.c.event_id))
+    ordered = sorted(rows, key=lambda row: row["event_id"])
+    return set(session.execute(statement, ordered).scalars())
+
+
+def record_rejected(session: Session, node_id: str, rejected: Sequence[tuple[Any, str]], now: dt.datetime) -> None:
+    """Keep refused events with their reason for the admin (sync_rejected), as they were sent."""
+    if not rejected:
+        return
+    rows = [{"from_node": node_id, "event_id": _text_field(event, "event_id", 200),
+             "tenant_code": _text_field(event, "tenant_code", 40), "reason": reason, "event": event,
+             "received_at": now} for event, reason in rejected]
+    session.execute(REJECTED.insert(), rows)
+
+
+def _text_field(event: Any, name: str, limit: int) -> str:
+    value = event.get(name) if isinstance(event, dict) else None
+    return value[:limit] if isinstance(value, str) else ""
+
+
+def note_contact(session: Session, node_id: str, stored: int, now: dt.datetime,
+                 sender: tuple[int, dt.datetime | None] | None) -> None:
+    """Last contact, events received, and the backlog the node reported with this batch (if it did)."""
+    values: dict[str, Any] = {"last_contact_at": now, "events_received": NODES.c.events_received + stored}
+    if sender is not None:
+        values["reported_backlog"], values["reported_oldest_unsent_at"] = sender
+    session.execute(update(NODES).where(NODES.c.node_id == node_id).values(**values))
+
+
+# --- read models ---------------------------------------------------------------------------------------
+
+def project_case_index(session: Session, rows: Iterable[Row], now: dt.datetime) -> None:
+    """Upsert the latest known state of each case. Only a higher aggregate sequence replaces an entry
+    (checked in the statement itself), so arrival order never changes the result."""
+    latest: dict[str, Row] = {}
+    for row in rows:
+        if row["aggregate_type"] == "case":
+            known = latest.get(row["aggregate_id"])
+            if known is None or row["aggregate_seq"] > known["aggregate_seq"]:
+                latest[row["aggregate_id"]] = row
+    if not latest:
+        return
+    entries = [{"number": number, "tenant_code": row["tenant_code"], "origin_node": origin_of(row["event_id"]),
+                "last_seq": row["aggregate_seq"], "last_type": row["type"], "snapshot": row["payload"]["case"],
+                "updated_at": now} for number, row in sorted(latest.items())]
+    statement = _insert(session, CASE_INDEX)
+    newer = statement.excluded
+    statement = statement.on_conflict_do_update(
+        index_elements=["number"],
+        set_={name: newer[name] for name in ("tenant_code", "origin_node", "last_seq", "last_type", "snapshot",
+                                             "updated_at")},
+        where=CASE_INDEX.c.last_seq < newer.last_seq,
+    )
+    session.execute(statement, entries)
+
+
+def count_place_days(session: Session, rows: Iterable[Row]) -> None:
+    """Add each newly stored event to its (place, China day, type) count."""
+    counts = Counter((row["tenant_code"], protocol.china_day(row["occurred_at"]), row["type"]) for row in rows)
+    if not counts:
+        return
+    statement = _insert(session, DAY_COUNTS)
+    statement = statement.on_conflict_do_update(index_elements=["tenant_code", "day", "type"],
+                                                set_={"count": DAY_COUNTS.c.count + statement.excluded.count})
+    session.execute(statement, [{"tenant_code": code, "day": day, "type": kind, "count": count}
+                                for (code, day, kind), count in sorted(counts.items())])
+
+
+def relay(session: Session, rows: Sequence[Row]) -> None:
+    """Queue newly stored events for this node's own upstream, with their global id and aggregate sequence
+    as they came (`outbox.emit` would make them this node's events and number them anew)."""
+    if not rows:
+        return
+    session.execute(OUTBOX.insert(), [
+        {"event_id": row["event_id"], "tenant_code": row["tenant_code"], "aggregate_type": row["aggregate_type"],
+         "aggregate_id": row["aggregate_id"], "aggregate_seq": row["aggregate_seq"], "type": row["type"],
+         "payload_version": row["payload_version"], "payload": row["payload"], "occurred_at": row["occurred_at"],
+         "sent_at": None, "upstream_status": "", "upstream_reason": ""}
+        for row in rows
+    ])
+
+
+def origin_of(event_id: str) -> str:
+    return event_id.rpartition(":")[0]
+
+
+# --- reconciliation ------------------------------------------------------------------------------------
+
+Cell = tuple[str, dt.date]  # (tenant code, China day)
+
+
+def china_midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), protocol.CHINA)
+
+
+def received_ids(session: Session, node: SyncNode, first: dt.date, last: dt.date,
+                 tenants: Iterable[str] | None = None) -> dict[Cell, list[str]]:
+    """Event ids received from `node`, by (place, China day), for the days first … last (inclusive).
+    Only the node's own subtree is read, whatever it asks."""
+    low, high = subtree_range(node.subtree_code)
+    query = (select(RECEIVED.c.tenant_code, RECEIVED.c.occurred_at, RECEIVED.c.event_id)
+             .where(RECEIVED.c.from_node == node.node_id,
+                    RECEIVED.c.occurred_at >= china_midnight(first),
+                    RECEIVED.c.occurred_at < china_midnight(last + dt.timedelta(days=1)),
+                    RECEIVED.c.tenant_code.between(low, high)))
+    if tenants is not None:
+        query = query.where(RECEIVED.c.tenant_code.in_(sorted(set(tenants))))
+    cells: dict[Cell, list[str]] = {}
+    for code, moment, event_id in session.execute(query):
+        cells.setdefault((code, protocol.china_day(moment)), []).append(event_id)
+    return cells
+
+
+def cell_summaries(cells: dict[Cell, list[str]]) -> list[dict[str, Any]]:
+    return [{"tenant_code": code, "day": day.isoformat(), "count": len(ids), "checksum": protocol.cell_checksum(ids)}
+            for (code, day), ids in sorted(cells.items())]
