@@ -39,6 +39,7 @@ from app.sync.models import (
     SyncNode,
     SyncNodeKey,
 )
+from app.sync.projections import storable
 from tests.conftest import (
     CITY,
     LICHENG,
@@ -446,6 +447,8 @@ def test_a_partly_bad_batch_stores_the_good_and_keeps_the_bad_with_reasons(clien
         "event id without origin": event(LIXIA_NODE, 20, event_id="20"),
         "control character": event(LIXIA_NODE, 21, aggregate_type="ca\x00se"),
         "lone surrogate": event(LIXIA_NODE, 22, payload={"case": {"name": "\ud800"}}),
+        "NUL in the event id": event(LIXIA_NODE, 23, event_id=f"{LIXIA_NODE}:\x0023"),
+        "NUL and a surrogate in a field name": {**event(LIXIA_NODE, 24), "\ud800\x00": 1},
     }
     answer = send(client, lixia, [good[0], *bad.values(), good[1]], ensure_ascii=True)
     results = answer["results"]
@@ -453,7 +456,7 @@ def test_a_partly_bad_batch_stores_the_good_and_keeps_the_bad_with_reasons(clien
     reasons = dict(zip(bad, [r["reason"] for r in results[1:-1]], strict=True))
     assert reasons["not an object"] == "an event must be a JSON object"
     assert reasons["missing field"] == "missing field(s): type"
-    assert reasons["extra field"] == "unknown field(s): note"
+    assert reasons["extra field"] == "unknown field(s): 'note'"
     assert reasons["tenant not 12 digits"].startswith("tenant_code: must be a 12-digit division code")
     assert reasons["seq a string"].startswith("aggregate_seq: must be a whole number")
     assert reasons["naive time"].startswith("occurred_at: must be an ISO 8601 time with its UTC offset")
@@ -463,7 +466,8 @@ def test_a_partly_bad_batch_stores_the_good_and_keeps_the_bad_with_reasons(clien
     assert count(session, ReceivedEvent) == 2
     kept = session.execute(select(RejectedEvent.event_id, RejectedEvent.reason, RejectedEvent.from_node)
                            .order_by(RejectedEvent.id)).all()
-    assert [reason for _id, reason, _node in kept] == list(reasons.values())
+    assert [reason for _id, reason, _node in kept] == [storable(reason) for reason in reasons.values()]
+    assert results[-3]["event_id"] == f"{LIXIA_NODE}:\x0023"  # echoed exactly as sent
     assert {node for _id, _reason, node in kept} == {LIXIA_NODE}
     assert kept[2][0] == f"{LIXIA_NODE}:11"
 
@@ -483,6 +487,20 @@ def test_a_node_cannot_report_for_its_neighbours_subtree(client, session, lixia)
     assert session.scalars(select(ReceivedEvent.tenant_code)).all() == [LIXIA_QIANFOSHAN]
     assert session.get(CaseIndexEntry, foreign_number) is None
     assert session.scalars(select(PlaceDayCount.tenant_code)).all() == [LIXIA_QIANFOSHAN]
+
+
+def test_a_node_cannot_make_its_neighbours_events_vanish_by_taking_their_ids(client, session, nodes):
+    """If 历下区's node reports an event under an id of 历城区's node, is 历城区's genuine event then refused
+    visibly (not answered 'duplicate' and silently lost), while a true repeat is still a duplicate?"""
+    lixia, licheng = nodes[LIXIA], nodes[LICHENG]
+    send(client, lixia, [event(LICHENG_NODE, 5)])  # an id 历城区's node will use, for a place of 历下区
+    genuine = event(LICHENG_NODE, 5, LICHENG_SHANDALU)
+    answer = send(client, licheng, [genuine, genuine, event(LICHENG_NODE, 6, LICHENG_SHANDALU)])
+    assert statuses(answer) == ["rejected", "rejected", "accepted"]
+    assert answer["results"][0]["reason"].startswith("event_id: already stored here for a different event")
+    assert session.scalars(select(RejectedEvent.from_node)).all() == [LICHENG_NODE, LICHENG_NODE]
+    assert statuses(send(client, licheng, [event(LICHENG_NODE, 6, LICHENG_SHANDALU)])) == ["duplicate"]
+    assert node_row(session, LICHENG_NODE).events_received == 1
 
 
 def test_events_naming_this_node_as_origin_are_refused(client, lixia):

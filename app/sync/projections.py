@@ -70,19 +70,36 @@ def store_events(session: Session, rows: Sequence[Row]) -> set[str]:
     return set(session.execute(statement, ordered).scalars())
 
 
+IDENTITY = ("tenant_code", "aggregate_type", "aggregate_id", "aggregate_seq", "type")
+
+
+def clashing_ids(session: Session, repeats: Sequence[Row]) -> set[str]:
+    """Ids of `repeats` (events whose id was stored before) that are stored for a different event."""
+    query = select(RECEIVED.c.event_id, *(RECEIVED.c[name] for name in IDENTITY)).where(
+        RECEIVED.c.event_id.in_([row["event_id"] for row in repeats]))
+    stored = {event_id: tuple(identity) for event_id, *identity in session.execute(query)}
+    return {row["event_id"] for row in repeats if stored.get(row["event_id"]) != tuple(row[n] for n in IDENTITY)}
+
+
 def record_rejected(session: Session, node_id: str, rejected: Sequence[tuple[Any, str]], now: dt.datetime) -> None:
     """Keep refused events with their reason for the admin (sync_rejected), as they were sent."""
     if not rejected:
         return
     rows = [{"from_node": node_id, "event_id": _text_field(event, "event_id", 200),
-             "tenant_code": _text_field(event, "tenant_code", 40), "reason": reason, "event": event,
+             "tenant_code": _text_field(event, "tenant_code", 40), "reason": storable(reason), "event": event,
              "received_at": now} for event, reason in rejected]
     session.execute(REJECTED.insert(), rows)
 
 
 def _text_field(event: Any, name: str, limit: int) -> str:
     value = event.get(name) if isinstance(event, dict) else None
-    return value[:limit] if isinstance(value, str) else ""
+    return storable(value[:limit]) if isinstance(value, str) else ""
+
+
+def storable(text: str) -> str:
+    """Text as sent may hold NUL or lone surrogates, which PostgreSQL refuses in a text column (and the
+    whole batch with it): drop and replace them. The event itself is kept as JSON, where they are escaped."""
+    return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
 
 
 def note_contact(session: Session, node_id: str, stored: int, now: dt.datetime,

@@ -68,7 +68,7 @@ def receive_batch() -> Response:
         node = authenticate(session)
         batch = parse_batch(_json_body(), may_hold_surrogates=SURROGATE_ESCAPE.search(_body()) is not None)
         results = store_batch(session, node, batch)
-    return jsonify({"batch_id": batch.batch_id, "results": results})
+    return _answer({"batch_id": batch.batch_id, "results": results})
 
 
 @bp.post(protocol.RECONCILE_PATH)
@@ -77,16 +77,22 @@ def reconcile() -> Response:
         node = authenticate(session)
         body = _json_body()
         if "cells" in body:
-            return jsonify({"event_ids": _event_ids_of_cells(session, node, body["cells"])})
+            return _answer({"event_ids": _event_ids_of_cells(session, node, body["cells"])})
         first, last = _period(body)
         cells = projections.received_ids(session, node, first, last)
-        return jsonify({"cells": projections.cell_summaries(cells)})
+        return _answer({"cells": projections.cell_summaries(cells)})
 
 
 @bp.errorhandler(Unauthenticated)
 def _unauthenticated(exc: Unauthenticated) -> tuple[Response, int, dict[str, str]]:
     current_app.logger.warning("sync: refused %s from %s: %s", request.path, request.remote_addr, exc.message)
     return jsonify(exc.as_dict()), 401, {"WWW-Authenticate": 'GovHall-HMAC realm="govhall-sync"'}
+
+
+def _answer(document: dict[str, Any]) -> Response:
+    """JSON in ASCII escapes: an answer echoes each event id exactly as sent, even text that UTF-8 cannot
+    carry (a lone surrogate), so the sender can always match its results."""
+    return current_app.response_class(json.dumps(document, separators=(",", ":")), mimetype="application/json")
 
 
 @contextmanager
@@ -201,8 +207,25 @@ def store_batch(session: Session, node: SyncNode, batch: Batch) -> list[dict[str
         raise Replayed(f"batch {batch.batch_id} was received before (a replayed request); nothing stored")
     triage = Triage.of(batch, node, settings().effective_node_id, now)
     stored = projections.store_events(session, triage.rows)
-    _write_new(session, node, batch, [row for row in triage.rows if row["event_id"] in stored], triage.rejected, now)
-    return triage.results(stored)
+    repeats = [row for row in triage.rows if row["event_id"] not in stored]
+    triage.settle(stored, projections.clashing_ids(session, repeats) if repeats else set())
+    new_rows = [row for row in triage.rows if row["event_id"] in stored]
+    _write_new(session, node, batch, new_rows, triage.rejected(), now)
+    return triage.results()
+
+
+# A repeat is a duplicate only if the stored event with that id is the same event (place, aggregate, step).
+# Otherwise some node claimed another's event id — maybe to make the genuine event look like a duplicate
+# and vanish: refuse it visibly instead.
+CLASH = "event_id: already stored here for a different event (another place or aggregate); not stored"
+
+
+@dataclass
+class Verdict:
+    event_id: str
+    raw: Any  # the event as sent
+    status: str = ""  # "" until the store tells accepted from duplicate
+    reason: str = ""
 
 
 @dataclass
@@ -210,8 +233,7 @@ class Triage:
     """A batch's events sorted into rows to store and events refused, with the answer for each."""
 
     rows: list[projections.Row] = field(default_factory=list)  # good, first of their id in the batch
-    rejected: list[tuple[Any, str]] = field(default_factory=list)  # (event as sent, reason)
-    plan: list[tuple[str, str, str]] = field(default_factory=list)  # event id, status ("" until stored), reason
+    verdicts: list[Verdict] = field(default_factory=list)  # one per event, in the order sent
 
     @classmethod
     def of(cls, batch: Batch, node: SyncNode, own_node: str, now: dt.datetime) -> Triage:
@@ -219,21 +241,28 @@ class Triage:
         for raw in batch.events:
             row, reason = check_event(raw, node, own_node, batch.may_hold_surrogates)
             if row is None:
-                triage.rejected.append((raw, reason))
-                triage.plan.append((event_id_of(raw), protocol.REJECTED, reason))
+                triage.verdicts.append(Verdict(event_id_of(raw), raw, protocol.REJECTED, reason))
             elif row["event_id"] in taken:  # sent twice in one batch: stored once, like a repeat across batches
-                triage.plan.append((row["event_id"], protocol.DUPLICATE, ""))
+                triage.verdicts.append(Verdict(row["event_id"], raw, protocol.DUPLICATE))
             else:
                 taken.add(row["event_id"])
                 triage.rows.append({**row, "from_node": node.node_id, "received_at": now})
-                triage.plan.append((row["event_id"], "", ""))
+                triage.verdicts.append(Verdict(row["event_id"], raw))
         return triage
 
-    def results(self, stored: set[str]) -> list[dict[str, str]]:
-        """In the order sent; an event not stored now was stored before: a duplicate, which is success."""
-        return [{"event_id": event_id, "reason": reason,
-                 "status": status or (protocol.ACCEPTED if event_id in stored else protocol.DUPLICATE)}
-                for event_id, status, reason in self.plan]
+    def settle(self, stored: set[str], clashing: set[str]) -> None:
+        """An event not stored now was stored before: a duplicate, which is success — unless it clashes."""
+        for verdict in self.verdicts:
+            if verdict.event_id in clashing and verdict.status != protocol.REJECTED:
+                verdict.status, verdict.reason = protocol.REJECTED, CLASH
+            elif not verdict.status:
+                verdict.status = protocol.ACCEPTED if verdict.event_id in stored else protocol.DUPLICATE
+
+    def rejected(self) -> list[tuple[Any, str]]:
+        return [(verdict.raw, verdict.reason) for verdict in self.verdicts if verdict.status == protocol.REJECTED]
+
+    def results(self) -> list[dict[str, str]]:
+        return [{"event_id": v.event_id, "status": v.status, "reason": v.reason} for v in self.verdicts]
 
 
 def _write_new(session: Session, node: SyncNode, batch: Batch, new_rows: list[projections.Row],

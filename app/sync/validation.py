@@ -56,7 +56,7 @@ def check_event(raw: Any, node: SyncNode, own_node: str, may_hold_surrogates: bo
         return None, f"missing field(s): {', '.join(missing)}"
     unknown = sorted(set(raw) - set(protocol.EVENT_FIELDS))
     if unknown:
-        return None, f"unknown field(s): {', '.join(unknown)[:200]}"
+        return None, f"unknown field(s): {', '.join(map(repr, unknown))[:200]}"
     for name, check in FIELD_CHECKS:
         problem = check(raw[name])
         if problem:
