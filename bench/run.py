@@ -26,6 +26,9 @@ MEASUREMENTS = {
     "cases": "1,000,000 generated cases (--quick: 100,000) over Shandong's towns: generation rate, worklists on "
              "SQLite and PostgreSQL (goal p95 <= 20 ms), cases API vs bare Flask+SQL (goal >= 0.3), "
              "acceptance over HTTP (goal >= 200/s)",
+    "sync": "a city node drains 100,000 case events (--quick: 20,000) to the provincial node under gunicorn with "
+            "`govhall sync once` (goal >= 5,000 events/s and >= 0.5 of a bare requests POST loop), resends them all "
+            "as duplicates (goal: as fast), sender peak memory at 10,000 and 100,000 (goal: about equal)",
 }
 
 
@@ -133,6 +136,10 @@ def run(args: argparse.Namespace, report: Report, work: Path) -> list[str]:
         from bench import cases
 
         attempt("cases", cases.measure_cases, work, report, args.quick, fixture, args.profile)
+    if "sync" in args.selected:
+        from bench import sync
+
+        attempt("sync", sync.measure_sync, work, report, args.quick)
     return failed
 
 

@@ -212,6 +212,20 @@ def test_the_last_batch_reports_an_empty_backlog_then_nothing_is_sent(sync_app, 
     assert len(upstream.calls) == 1
 
 
+def test_the_wire_form_is_protocol_event_json(sync_app, sender, upstream):
+    """Is each event sent (payload passed through as stored) the object protocol.event_json describes?"""
+    add_events(sync_app, 2, occurred_at=dt.datetime(2026, 11, 27, 4, 12, 0, 123456, tzinfo=dt.UTC))
+    add_events(sync_app, 1, event_id="node-370102000000:7")
+    upstream.add_callback(responses.POST, BATCHES, callback=answer_all())
+    sender.send_once()
+    sent = json.loads(upstream.calls[0].request.body)["events"]
+    with system(sync_app) as session:
+        rows = session.scalars(select(OutboxEvent).order_by(OutboxEvent.id)).all()[-3:]
+        expected = [protocol.event_json(row, row.event_id or f"{NODE}:{row.id}") for row in rows]
+    assert sent == json.loads(json.dumps(expected, default=str))
+    assert sent[0]["occurred_at"] == "2026-11-27T04:12:00.123456+00:00"
+
+
 def test_relayed_events_keep_their_origin_id(sync_app, sender, upstream):
     """Does an event relayed from a county node go up with the id it arrived with?"""
     add_events(sync_app, 1, event_id="node-370102000000:42")
@@ -251,6 +265,7 @@ FAILURES = {
     "401": ({"status": 401, "json": {"error": "bad signature"}}, "HTTP 401: bad signature"),
     "409": ({"status": 409, "json": {"error": "batch id already seen"}}, "HTTP 409: batch id already seen"),
     "400": ({"status": 400, "body": "<html>bad</html>"}, "HTTP 400"),
+    "413": ({"status": 413, "body": "too large"}, "HTTP 413: a batch of 3 events is larger than the upstream takes"),
     "not json": ({"status": 200, "body": "<html>proxy login</html>"}, "not JSON"),
     "other batch": ({"status": 200, "json": {"batch_id": "0" * 32, "results": []}}, "not the answer to batch"),
     "refused": ({"body": requests.ConnectionError("Connection refused")}, "cannot connect (connection refused)"),
@@ -438,6 +453,20 @@ def test_run_stops_when_asked_and_releases_the_lease(sync_app, sender, upstream)
     assert not worker.is_alive()
     assert unsent(sync_app) == 0 and len(upstream.calls) == 3
     assert state_of(sync_app).lease_owner == ""
+
+
+def test_the_worker_survives_its_own_database_failing(sync_app, sender, monkeypatch):
+    """If this node's database is briefly unavailable, does `sync run` report it and retry later instead of
+    dying?"""
+    from sqlalchemy.exc import OperationalError
+
+    def unavailable(honour_backoff: bool = True) -> None:
+        raise OperationalError("SELECT 1", {}, ConnectionRefusedError("database restarting"))
+
+    monkeypatch.setattr(sender, "send_once", unavailable)
+    outcome = sender._send_once_surviving_the_database()
+    assert outcome.kind == ERROR and outcome.error == "this node's database: ConnectionRefusedError"
+    assert sender._pause(outcome) == pytest.approx(5.0)
 
 
 # --- status -------------------------------------------------------------------------------------------

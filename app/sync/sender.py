@@ -13,7 +13,6 @@ capped, and every attempt is recorded in `sync_attempts` for ops (see `app.sync.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import os
 import random
@@ -28,25 +27,25 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from sqlalchemy import case, func, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.db import session_scope, utcnow
 from app.core.settings import Settings
 from app.core.tenancy import Scope, set_scope
 from app.sync import protocol
-from app.sync.models import OutboxEvent, SendAttempt, SenderState
+from app.sync.models import SendAttempt, SenderState
+from app.sync.queue import Batch, count_unsent, encode_body, mark_sent, read_batch
 
 log = logging.getLogger("govhall.sync")
 
-OUTBOX_COLUMNS = (OutboxEvent.id, OutboxEvent.event_id, OutboxEvent.tenant_code, OutboxEvent.aggregate_type,
-                  OutboxEvent.aggregate_id, OutboxEvent.aggregate_seq, OutboxEvent.type,
-                  OutboxEvent.payload_version, OutboxEvent.payload, OutboxEvent.occurred_at)
 BACKLOG_RECOUNT_SECONDS = 30.0  # the backlog reported upstream is recounted this often, not per batch
 MAX_ERROR_TEXT = 300  # an upstream's error body is quoted up to this length
 STATE_ID = 1  # the single row of sync_sender_state
+DATABASE_RETRY_SECONDS = 5.0  # `sync run` after its own database failed
 MAX_BACKOFF_EXPONENT = 30  # 2**30 × base is past any sensible cap; keeps the float finite
 
 
@@ -138,18 +137,6 @@ class Outcome:
     lease_owner: str = ""
 
 
-@dataclass(frozen=True)
-class Batch:
-    ids: list[int]
-    event_ids: list[str]
-    events: list[dict[str, Any]]
-    next_oldest_at: dt.datetime | None  # the first unsent event after this batch, if any
-
-    @property
-    def more(self) -> bool:
-        return self.next_oldest_at is not None
-
-
 # ------------------------------------------------------------------ sender ---
 
 class Sender:
@@ -158,11 +145,14 @@ class Sender:
 
     def __init__(self, sessions: sessionmaker[Session], config: SenderConfig, *, owner: str | None = None,
                  http: requests.Session | None = None, clock: Callable[[], dt.datetime] = utcnow,
-                 jitter: Callable[[float, float], float] = random.uniform) -> None:
+                 jitter: Callable[[float, float], float] = random.uniform,
+                 wall_clock: Callable[[], float] = time.time) -> None:
         self.sessions, self.config = sessions, config
         self.owner = owner or default_owner()
         self.http = http or requests.Session()
-        self.clock, self.jitter = clock, jitter
+        # `clock` times the backoff and the lease (stored times); `wall_clock` stamps the signed
+        # timestamp the receiver checks against its own clock. Tests move either on its own.
+        self.clock, self.jitter, self.wall_clock = clock, jitter, wall_clock
         self._backlog: int | None = None  # the estimate reported upstream (see _backlog_after)
         self._counted_at = 0.0
 
@@ -181,7 +171,7 @@ class Sender:
         if honour_backoff and state.next_attempt_at is not None and state.next_attempt_at > now:
             return Outcome(WAITING, next_attempt_at=state.next_attempt_at)
         with self._session() as session:
-            batch = self._read_batch(session)
+            batch = read_batch(session, self.config.node_id, self.config.batch_size)
             backlog = self._backlog_after(session, batch)
         if not batch.ids:
             return Outcome(EMPTY)
@@ -197,9 +187,9 @@ class Sender:
         return self._record_success(batch, batch_id, results, start_clock, started)
 
     def _post(self, batch_id: str, batch: Batch, backlog: int) -> list[tuple[str, str]]:
-        body = self._body(batch_id, batch, backlog)
+        body = encode_body(batch_id, batch, backlog)
         headers = protocol.signed_headers(self.config.key, self.config.node_id, self.config.key_id, body,
-                                          int(time.time()))  # wall clock: the receiver checks the skew
+                                          int(self.wall_clock()))
         timeout = (self.config.timeout, self.config.timeout)
         where = safe_url(self.config.batches_url)
         try:
@@ -212,26 +202,7 @@ class Sender:
             raise BadAnswer(f"{where}: request failed ({type(exc).__name__})") from None
         return parse_answer(response, batch_id, batch.event_ids, where)
 
-    def _body(self, batch_id: str, batch: Batch, backlog: int) -> bytes:
-        oldest = batch.next_oldest_at.astimezone(dt.UTC).isoformat() if batch.next_oldest_at else None
-        document = {"batch_id": batch_id, "events": batch.events,
-                    "sender": {"backlog": backlog, "oldest_unsent_at": oldest}}
-        return json.dumps(document, ensure_ascii=False, separators=(",", ":"), default=str).encode()
-
-    # --- reading ---
-
-    def _read_batch(self, session: Session) -> Batch:
-        """Up to batch_size unsent events in id order, plus one more to learn what is left (memory is
-        one batch, however long the queue)."""
-        query = (select(*OUTBOX_COLUMNS).where(OutboxEvent.sent_at.is_(None)).order_by(OutboxEvent.id)
-                 .limit(self.config.batch_size + 1))
-        rows = session.execute(query).all()
-        extra = rows[self.config.batch_size] if len(rows) > self.config.batch_size else None
-        rows = rows[: self.config.batch_size]
-        event_ids = [row.event_id or protocol.local_event_id(self.config.node_id, row.id) for row in rows]
-        return Batch(ids=[row.id for row in rows], event_ids=event_ids,
-                     events=[protocol.event_json(row, event_id) for row, event_id in zip(rows, event_ids, strict=True)],
-                     next_oldest_at=extra.occurred_at if extra is not None else None)
+    # --- the backlog reported upstream ---
 
     def _backlog_after(self, session: Session, batch: Batch) -> int:
         """The backlog left once this batch is through, as the `sender` block reports it. Counting
@@ -324,7 +295,7 @@ class Sender:
         busy_reported, sent = "", 0
         try:
             while not stop.is_set():
-                outcome = self.send_once()
+                outcome = self._send_once_surviving_the_database()
                 if outcome.kind == BUSY and outcome.lease_owner != busy_reported:
                     log.info("another sender holds the sync lease (%s): waiting", outcome.lease_owner)
                 busy_reported = outcome.lease_owner if outcome.kind == BUSY else ""
@@ -338,10 +309,20 @@ class Sender:
         finally:
             self.release()
 
+    def _send_once_surviving_the_database(self) -> Outcome:
+        """A worker outlives a database restart or failover: the step is retried after a pause."""
+        try:
+            return self.send_once()
+        except DBAPIError as exc:
+            error = f"this node's database: {type(exc.orig).__name__ if exc.orig else type(exc).__name__}"
+            log.error("sync: %s; retrying in %.0f s", error, DATABASE_RETRY_SECONDS)
+            return Outcome(ERROR, error=error,
+                           next_attempt_at=self.clock() + dt.timedelta(seconds=DATABASE_RETRY_SECONDS))
+
     def _pause(self, outcome: Outcome) -> float:
+        """Until the retry is due after a failure; otherwise the idle interval (new events, a free lease)."""
         if outcome.next_attempt_at is not None:
-            until_retry = (outcome.next_attempt_at - self.clock()).total_seconds()
-            return max(min(self.config.idle, until_retry), 0.0)
+            return max((outcome.next_attempt_at - self.clock()).total_seconds(), 0.0)
         return self.config.idle
 
     @contextmanager
@@ -356,6 +337,9 @@ class Sender:
 def parse_answer(response: requests.Response, batch_id: str, event_ids: Sequence[str],
                  where: str) -> list[tuple[str, str]]:
     """(status, reason) per event, in the order sent; BadAnswer for anything but a well-formed 200."""
+    if response.status_code == 413:
+        raise BadAnswer(f"{where}: HTTP 413: a batch of {len(event_ids)} events is larger than the upstream takes; "
+                        "lower sync_batch_size")
     if response.status_code != 200:
         raise BadAnswer(f"{where}: HTTP {response.status_code}{_error_detail(response)}")
     try:
@@ -400,28 +384,6 @@ def _connection_reason(exc: requests.ConnectionError) -> str:
 
 
 # ------------------------------------------------------------------ writes ---
-
-def mark_sent(session: Session, ids: list[int], results: list[tuple[str, str]], now: dt.datetime) -> None:
-    """Accepted and duplicate events in one UPDATE; each rejected event with its reason."""
-    delivered = [i for i, (status, _r) in zip(ids, results, strict=True) if status != protocol.REJECTED]
-    duplicates = [i for i, (status, _r) in zip(ids, results, strict=True) if status == protocol.DUPLICATE]
-    if delivered:
-        status = case((OutboxEvent.id.in_(duplicates), protocol.DUPLICATE), else_=protocol.ACCEPTED) \
-            if duplicates else protocol.ACCEPTED
-        session.execute(update(OutboxEvent).where(OutboxEvent.id.in_(delivered))
-                        .values(sent_at=now, upstream_status=status, upstream_reason="")
-                        .execution_options(synchronize_session=False))
-    for event_id, (status, reason) in zip(ids, results, strict=True):
-        if status == protocol.REJECTED:
-            session.execute(update(OutboxEvent).where(OutboxEvent.id == event_id)
-                            .values(sent_at=now, upstream_status=protocol.REJECTED, upstream_reason=reason)
-                            .execution_options(synchronize_session=False))
-
-
-def count_unsent(session: Session) -> int:
-    return int(session.scalar(select(func.count()).select_from(OutboxEvent).where(OutboxEvent.sent_at.is_(None)))
-               or 0)
-
 
 def ensure_state_row(session: Session) -> None:
     """Create the state row if this database has none yet (a second creator finds it there)."""
