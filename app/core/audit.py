@@ -27,7 +27,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.core.db import Base, UTCDateTime, utcnow
-from app.core.tenancy import CODE_PATTERN, Scoped, ScopeViolation, TenantOwned, get_scope
+from app.core.tenancy import Scoped, TenantOwned, check_core_write
 
 GENESIS = "0" * 64  # prev_hash of the first event of every chain
 SYSTEM_ACTOR = "system"
@@ -112,7 +112,7 @@ def record(session: Session, *, tenant_code: str, kind: str, actor: str, subject
 
     Waits for other transactions appending to the same place (they hold its head row), so a chain
     never forks. `data` must be JSON (dates become ISO strings); it is stored exactly as hashed."""
-    _check_may_write(session, tenant_code)
+    check_core_write(session, tenant_code, "recording audit events")  # the head row is a Core INSERT
     if not kind or not actor or not subject_type:
         raise ValueError("an audit event needs a kind, an actor and a subject type")
     # What is stored must read back equal to what was hashed: tuples, int keys and dates do not.
@@ -128,15 +128,6 @@ def record(session: Session, *, tenant_code: str, kind: str, actor: str, subject
     session.add(event)
     session.flush()
     return event
-
-
-def _check_may_write(session: Session, tenant_code: str) -> None:
-    """The head row is created by a Core INSERT that the flush hook does not see: check here."""
-    if not CODE_PATTERN.fullmatch(tenant_code):
-        raise ValueError(f"'{tenant_code}' is not a 12-digit division code")
-    scope = get_scope(session)
-    if not scope.writable or not scope.contains(tenant_code):
-        raise ScopeViolation(f"recording audit events of tenant {tenant_code} is outside this scope")
 
 
 def _locked_head(session: Session, tenant_code: str) -> AuditHead:

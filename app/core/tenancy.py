@@ -169,6 +169,16 @@ def get_scope(session: Session) -> Scope:
     return scope
 
 
+def check_core_write(session: Session, tenant_code: str, what: str) -> None:
+    """For rows written by Core statements, which the flush hook does not see (chain heads, outbox
+    sequence heads): the place must be a division code inside a writable scope."""
+    if not CODE_PATTERN.fullmatch(tenant_code):
+        raise ValueError(f"'{tenant_code}' is not a 12-digit division code")
+    scope = get_scope(session)
+    if not scope.writable or not scope.contains(tenant_code):
+        raise ScopeViolation(f"{what} of tenant {tenant_code} is outside this scope")
+
+
 def _on_execute(state: ORMExecuteState) -> None:
     """Add the scope to every ORM SELECT, UPDATE and DELETE; refuse what cannot be scoped."""
     if state.execution_options.get(SKIP_SCOPE) and state.is_select:

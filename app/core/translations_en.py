@@ -493,7 +493,9 @@ EN: dict[str, str] = {
     "启用": "Active",
     "停用": "Deactivated",
     "从未联系": "Never",
-    "尚未登记下级节点。运维人员用 govhall sync node add 登记。": "No nodes registered yet. Ops register them with govhall sync node add.",
+    "尚未登记下级节点。运维人员用 govhall sync node add 登记。": (
+        "No nodes registered yet. Ops register them with govhall sync node add."
+    ),
     "统计层级": "Group by",
     "开始日期": "From",
     "结束日期": "To",

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from app.core.audit import canonical_json
 from app.core.db import utcnow
-from app.core.tenancy import CODE_PATTERN, ScopeViolation, get_scope
+from app.core.tenancy import ScopeViolation, check_core_write, get_scope
 from app.sync.models import AggregateHead, OutboxEvent
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ TENANT_PAYLOAD_VERSION = 1
 def emit(session: Session, *, tenant_code: str, aggregate_type: str, aggregate_id: str, type: str,
          payload: dict[str, Any], payload_version: int, occurred_at: dt.datetime | None = None) -> OutboxEvent:
     """Add an event to the outbox in the caller's transaction."""
-    _check_may_write(session, tenant_code)
+    check_core_write(session, tenant_code, "reporting events")  # the sequence head is a Core upsert
     event = OutboxEvent(
         tenant_code=tenant_code, aggregate_type=aggregate_type, aggregate_id=aggregate_id,
         aggregate_seq=_next_seq(session, aggregate_type, aggregate_id), type=type,
@@ -102,15 +102,6 @@ def _next_seq(session: Session, aggregate_type: str, aggregate_id: str) -> int:
         .returning(HEADS.c.last_seq)
     )
     return int(session.execute(statement).scalar_one())
-
-
-def _check_may_write(session: Session, tenant_code: str) -> None:
-    """The head bump is a Core statement the flush hook does not see: check the place here."""
-    if not CODE_PATTERN.fullmatch(tenant_code):
-        raise ValueError(f"'{tenant_code}' is not a 12-digit division code")
-    scope = get_scope(session)
-    if not scope.writable or not scope.contains(tenant_code):
-        raise ScopeViolation(f"reporting events of tenant {tenant_code} is outside this scope")
 
 
 # ----------------------------------------------------------------- cases ---
