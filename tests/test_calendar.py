@@ -259,6 +259,43 @@ def test_one_query_per_computation(seeded, seeded_session):
     assert counter.count == 1
 
 
+def test_a_year_loaded_in_another_process_is_used_at_once(blank_url, tmp_path):
+    """A worker has read the calendar (and keeps it); `govhall calendar load` adds 2027 from another
+    process, then a corrected 2027. Does the worker's next due date use each at once?"""
+    worker, loader = make_engine(blank_url), make_engine(blank_url)  # two processes' engines
+    upgrade(loader)
+
+    def load(schedule):
+        with session_scope(make_session_factory(loader)) as session:
+            return replace_year(set_scope(session, Scope.system()), schedule)
+
+    def due_as_worker():
+        with make_session_factory(worker)() as session:
+            return due_date(set_scope(session, Scope.system()), D(2026, 12, 28), 10, WORKING)
+
+    try:
+        with session_scope(make_session_factory(loader)) as session:
+            seed_from_chinese_calendar(set_scope(session, Scope.system()))
+        assert due_as_worker().missing_years == (2027,)
+        assert load(read_calendar_file(write_file(tmp_path, TEST_2027))) == ADDED
+        assert due_as_worker().day == D(2027, 1, 12)
+        corrected = dict(TEST_2027, holidays=[{"name": "元旦", "from": "2027-01-01", "to": "2027-01-04"}])
+        assert load(read_calendar_file(write_file(tmp_path, corrected, "corrected.yaml"))) == REPLACED
+        assert due_as_worker().day == D(2027, 1, 13)  # one more day off
+    finally:
+        worker.dispose()
+        loader.dispose()
+
+
+def test_a_known_calendar_costs_one_small_query(seeded, seeded_session):
+    """Once read, is the calendar checked by its version only (no declared day read again) and the same
+    object handed out while nothing changed?"""
+    first = load_calendar(seeded_session, 2026)
+    with QueryCounter(seeded) as counter:
+        assert load_calendar(seeded_session, 2026) is first
+    assert counter.count == 1 and "calendar_days" not in counter.statements[0]
+
+
 def test_loading_a_year_twice_changes_nothing_and_a_new_file_replaces_it(empty_session, tmp_path):
     """Is reloading the same file a no-op, and does a changed file replace the whole year?"""
     path = write_file(tmp_path, TEST_2027)

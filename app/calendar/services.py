@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta
+from types import MappingProxyType
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import delete, select
+from sqlalchemy import Connection, Engine, bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from app.calendar.clock import HOLIDAY, WORKDAY, Due, WorkingCalendar
@@ -34,18 +36,57 @@ class YearSchedule:
         return sum(1 for day_kind, _name in self.days.values() if day_kind == kind)
 
 
+# What a cached calendar was read at: (year, loaded_at) of every year it covers. `replace_year`
+# gives a year it adds or replaces a new `loaded_at`, so any change to the days changes this.
+Version = tuple[tuple[int, datetime], ...]
+
+YEARS = CalendarYear.__table__.c
+DAYS = CalendarDay.__table__.c
+# Built once (constructing a statement costs more than running these). National data: no tenant scope.
+VERSION_ROWS = select(YEARS.year, YEARS.loaded_at).where(YEARS.year >= bindparam("first_year"))
+CALENDAR_ROWS = (
+    select(YEARS.year, YEARS.loaded_at, DAYS.day, DAYS.kind, DAYS.name)
+    .outerjoin(CalendarDay.__table__, DAYS.year == YEARS.year)
+    .where(YEARS.year >= bindparam("first_year"))
+)
+
+# Per process and database: the calendar from each first year, with the version it was read at.
+# The calendar changes a few times a year (`govhall calendar load`, maybe in another process), so
+# every use checks the small version instead of reading every declared day again (scripts/bench:
+# each acceptance and each worklist page needs the calendar).
+_cached: WeakKeyDictionary[Engine, dict[int, tuple[Version, WorkingCalendar]]] = WeakKeyDictionary()
+
+
 def load_calendar(session: Session, since: date | int) -> WorkingCalendar:
-    """Every year from `since` on, in one query. Years after the newest loaded one are simply absent,
-    so the calendar can tell "missing" from "not loaded" without a second query."""
+    """Every year from `since` on, in one query: a check of the version of a calendar this process
+    has already read (the usual case), or a read of all its days. Years after the newest loaded one
+    are simply absent, so the calendar can tell "missing" from "not loaded" without a second query.
+
+    The reads go through the session's connection, in its transaction: the calendar is what this
+    transaction sees. `replace_year` flushes what it changes, so nothing pending is missed."""
     first_year = since if isinstance(since, int) else since.year
-    rows = session.execute(
-        select(CalendarYear.year, CalendarDay.day, CalendarDay.kind, CalendarDay.name)
-        .outerjoin(CalendarDay, CalendarDay.year == CalendarYear.year)
-        .where(CalendarYear.year >= first_year)
-    ).all()
-    holidays = {row.day: row.name for row in rows if row.kind == HOLIDAY}
-    workdays = {row.day: row.name for row in rows if row.kind == WORKDAY}
-    return WorkingCalendar(first_year, frozenset(row.year for row in rows), holidays, workdays)
+    connection = session.connection()
+    known = _cached.setdefault(connection.engine, {})
+    cached = known.get(first_year)
+    if cached is not None and _version(connection, first_year) == cached[0]:
+        return cached[1]
+    version, calendar = _read_calendar(connection, first_year)
+    known[first_year] = (version, calendar)
+    return calendar
+
+
+def _version(connection: Connection, first_year: int) -> Version:
+    rows = connection.execute(VERSION_ROWS, {"first_year": first_year})
+    return tuple(sorted((row.year, row.loaded_at) for row in rows))
+
+
+def _read_calendar(connection: Connection, first_year: int) -> tuple[Version, WorkingCalendar]:
+    rows = connection.execute(CALENDAR_ROWS, {"first_year": first_year}).all()
+    version = tuple(sorted({(row.year, row.loaded_at) for row in rows}))
+    # Read-only views: one calendar object serves every request of this process.
+    holidays = MappingProxyType({row.day: row.name for row in rows if row.kind == HOLIDAY})
+    workdays = MappingProxyType({row.day: row.name for row in rows if row.kind == WORKDAY})
+    return version, WorkingCalendar(first_year, frozenset(year for year, _loaded in version), holidays, workdays)
 
 
 def due_date(session: Session, accepted_on: date, days: int, unit: str, paused_working_days: int = 0) -> Due:
@@ -63,10 +104,16 @@ def replace_year(session: Session, schedule: YearSchedule) -> str:
         return ADDED
     if existing.source == schedule.source and _stored_days(session, schedule.year) == schedule.days:
         return UNCHANGED
-    existing.source, existing.loaded_at = schedule.source, utcnow()
+    existing.source, existing.loaded_at = schedule.source, _restamped(existing.loaded_at)
     session.execute(delete(CalendarDay).where(CalendarDay.year == schedule.year))
     _insert_days(session, schedule)
     return REPLACED
+
+
+def _restamped(previous: datetime) -> datetime:
+    """A new `loaded_at` for a replaced year: never its old one (cached calendars compare it)."""
+    now = utcnow()
+    return now if now != previous else now + timedelta(microseconds=1)
 
 
 def _stored_days(session: Session, year: int) -> dict[date, tuple[str, str]]:
