@@ -535,7 +535,28 @@ def measure_accept(url: str, database: str, folder: Path, work: Path, scale: Sca
         report.add(Result("  server CPU per acceptance", [(cpu_after - cpu_before) * 1000 / scale.accepts], "ms"))
     report.facts.append(f"acceptance ({database}): {scale.accepts} cases at {CLERK.place} in {elapsed:.1f} s, "
                         f"concurrency {CONCURRENCY}; the first took number {first}, after the {generated_today} "
-                        "generated there today")
+                        f"generated there today; {acceptance_statements(url, folder, body)} SQL statements each "
+                        "(in-process, the token's principal cached)")
+
+
+def acceptance_statements(url: str, folder: Path, body: Callable[[], bytes]) -> int:
+    """The statements one acceptance runs, counted in-process after a warm-up (after the HTTP run:
+    these two cases take numbers too)."""
+    from app import create_app
+
+    flask_app = create_app(settings_for(url, folder))
+    headers = {"Authorization": f"Bearer {token_for(url, CLERK.username)}", "Content-Type": "application/json"}
+    statements = Statements(flask_app.extensions["govhall.engine"])
+    try:
+        client = flask_app.test_client()
+        client.post("/api/v1/cases", data=body(), headers=headers)
+        with statements.recording() as seen:
+            status = client.post("/api/v1/cases", data=body(), headers=headers).status_code
+        if status != 201:
+            raise RuntimeError(f"POST /api/v1/cases in-process: HTTP {status}")
+        return len(seen)
+    finally:
+        flask_app.extensions["govhall.engine"].dispose()
 
 
 def last_number_today(url: str) -> int:

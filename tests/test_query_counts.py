@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import re
+
+from app.cases import deadlines
 from tests.conftest import LIXIA, LIXIA_JIEFANGLU, QueryCounter, bearer, login
+
+FRIDAY = dt.date(2026, 11, 27)
 
 
 def queries_for(app, client, path: str, **kwargs) -> int:
@@ -37,3 +43,32 @@ def test_place_page_with_staff_and_grants_is_bounded(app):
     client = app.test_client()
     login(client, "lx_admin")
     assert queries_for(app, client, f"/places/{LIXIA}") <= 13
+
+
+ACCEPTANCE = {
+    "place": LIXIA_JIEFANGLU, "basic_code": "050090004000",  # housing: 4 materials, ZJ and MZ review
+    "applicant": {"kind": "person", "name": "张三", "id_number": "11010519491231002X", "contact_name": "张三",
+                  "contact_phone": "13800000000"},
+    "materials": {"1": "paper", "2": "electronic", "3": "paper", "4": "paper"},
+}
+
+
+def test_accepting_a_case_costs_a_fixed_number_of_statements(app, monkeypatch):
+    """Does POST /api/v1/cases stay within its budget once warm (scripts/bench measures it under load)?
+    The token's principal (no cache in tests: token, staff, grants), the item with its checklist, the
+    calendar's version (not its days), the number, the case, all its materials in one INSERT and its
+    review tasks in another, the audit chain (4) and the upward outbox (2); no second look at the item."""
+    monkeypatch.setattr(deadlines, "china_today", lambda: FRIDAY)
+    client, headers = app.test_client(), bearer(app, "lx_jfl_clerk")
+    assert client.post("/api/v1/cases", json=ACCEPTANCE, headers=headers).status_code == 201  # warm-up
+    with QueryCounter(app) as counter:
+        response = client.post("/api/v1/cases", json=ACCEPTANCE, headers=headers)
+    assert response.status_code == 201 and response.get_json()["item"]["basic_code"] == "050090004000"
+    statements = [s.lstrip().split("\n")[0] for s in counter.statements]
+    assert sum("INTO case_materials" in s for s in statements) == 1
+    assert sum("INTO review_tasks" in s for s in statements) == 1
+    assert not any("calendar_days" in s for s in statements)  # the calendar is cached per process
+    reads_items = [s for s in counter.statements if re.search(r"\b(FROM|JOIN) items\b", s)]
+    assert len(reads_items) == 1  # the item, its checklist and the place's promise, at once
+    assert counter.count <= 14, "\n".join(statements)  # 21 before on SQLite
+

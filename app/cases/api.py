@@ -101,7 +101,7 @@ def create_case() -> Any:
                 raise workflow.TransitionRefused(f"this {idempotency.HEADER} is in use",
                                                  place=idempotency.HEADER) from None
             return _replay(earlier)
-    return jsonify(_case_json(case)), 201
+    return jsonify(_case_json(case, application.basic_code)), 201
 
 
 def _open(who: Principal, place: str, application: services.WindowApplication) -> Case:
@@ -276,9 +276,12 @@ def _departments(case: Case) -> list[str]:
 
 # --- helpers ----------------------------------------------------------------------------------------
 
-def _case_json(case: Case) -> dict[str, Any]:
-    item = db().get(Item, case.item_id)
-    return case_json(case, item.basic_code if item is not None else "", require_principal())
+def _case_json(case: Case, basic_code: str | None = None) -> dict[str, Any]:
+    """The case for the caller; `basic_code`: its item's code when the caller knows it (a new case)."""
+    if basic_code is None:
+        item = db().get(Item, case.item_id)
+        basic_code = item.basic_code if item is not None else ""
+    return case_json(case, basic_code, require_principal())
 
 
 def _body() -> dict[str, Any]:

@@ -4,13 +4,24 @@ scope applies to materials, review tasks and pauses as much as to the case itsel
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, orm_insert_sentinel, relationship
 
 from app.cases.states import CaseState
 from app.core.db import Base, UTCDateTime, utcnow
 from app.core.tenancy import TenantOwned
+
+
+def batch_sentinel() -> Any:
+    """A column that lets one INSERT write all of a case's materials (or review tasks) on SQLite too.
+
+    The ORM matches the ids an INSERT … RETURNING gives back to its objects by a sentinel: PostgreSQL
+    numbers new ids in order, SQLite does not promise it, so without this column SQLAlchemy writes
+    one row per statement there (an acceptance: 4 materials, 2 tasks = 6 INSERTs instead of 2). The
+    ORM fills it with the row's place in its batch; it means nothing after the INSERT."""
+    return orm_insert_sentinel("insert_sentinel")
 
 
 class Case(TenantOwned, Base):
@@ -99,6 +110,7 @@ class CaseMaterial(TenantOwned, Base):
     necessity: Mapped[str] = mapped_column(String(12))  # required | optional | deferrable
     status: Mapped[str] = mapped_column(String(12))  # paper | electronic | missing | deferred
     due_on: Mapped[dt.date | None] = mapped_column(Date)  # for 容缺 (deferred) materials
+    _sentinel: Mapped[int | None] = batch_sentinel()
 
     case: Mapped[Case] = relationship(back_populates="materials")
 
@@ -120,6 +132,7 @@ class ReviewTask(TenantOwned, Base):
     reviewer: Mapped[str] = mapped_column(String(60), default="")
     decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    _sentinel: Mapped[int | None] = batch_sentinel()
 
     case: Mapped[Case] = relationship(back_populates="tasks")
 

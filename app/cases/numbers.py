@@ -8,7 +8,10 @@ unique nationally, so two nodes can never issue the same number.
 from __future__ import annotations
 
 import datetime as dt
+from functools import cache
+from typing import Any
 
+from sqlalchemy import bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -30,14 +33,19 @@ def next_case_number(session: Session, tenant_code: str, day: dt.date) -> str:
 
 
 def _increment(session: Session, tenant_code: str, day: dt.date) -> int:
-    dialect = session.get_bind().dialect.name
+    statement = _upsert(session.get_bind().dialect.name)
+    return int(session.execute(statement, {"tenant_code": tenant_code, "day": day}).scalar_one())
+
+
+@cache
+def _upsert(dialect: str) -> Any:
+    """Built once per dialect: every acceptance runs it, and building it cost more than running it."""
     upsert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(CaseCounter)
-    statement = (
-        upsert.values(tenant_code=tenant_code, day=day, last=1)
+    return (
+        upsert.values(tenant_code=bindparam("tenant_code"), day=bindparam("day"), last=1)
         .on_conflict_do_update(index_elements=["tenant_code", "day"], set_={"last": CaseCounter.last + 1})
         .returning(CaseCounter.last)
     )
-    return int(session.execute(statement).scalar_one())
 
 
 def parse_case_number(number: str) -> tuple[str, dt.date, int] | None:

@@ -9,9 +9,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session, contains_eager
 
+from app.calendar.services import load_calendar
 from app.cases import workflow
 from app.cases.models import Case, CaseMaterial
 from app.cases.numbers import next_case_number
@@ -20,7 +21,7 @@ from app.catalog.models import Item, TenantItem
 from app.core.auth import Principal
 from app.core.errors import Forbidden, NotFound, UserError
 from app.core.identity import InvalidIdentity, normalise_credit_code, normalise_person_id
-from app.core.tenancy import CODE_PATTERN
+from app.core.tenancy import CODE_PATTERN, get_scope
 from app.tenants.queries import tenant_or_404
 
 MATERIAL_STATUSES = ("paper", "electronic", "missing", "deferred")
@@ -53,18 +54,19 @@ def open_at_window(session: Session, actor: Principal, place: str, application: 
                    today: dt.date) -> Case:
     """Register the application and act on the checklist: accept it, or issue the one-time
     correction notice (补正告知) listing every required material that is missing."""
-    tenant_or_404(session, place)
-    if not actor.has_role_at(place, "clerk"):
-        raise Forbidden("accepting applications needs the clerk role at this place")
+    _check_clerk_at(session, actor, place, "accepting applications needs the clerk role at this place")
     offered = offered_item(session, place, application.basic_code)
     applicant = checked_applicant(application.applicant)
     materials = checked_materials(offered.item, application, today)
+    missing = [m.name for m in materials if m.necessity == "required" and m.status == "missing"]
+    # Read before the case number is taken: from then on the place's counter row (PostgreSQL) or the
+    # whole database (SQLite) stays locked until the commit, so only the case's writes should follow.
+    calendar = None if missing else load_calendar(session, today)
     case = _new_case(session, place, offered, applicant, materials, application.window_number, today)
-    missing = [m.name for m in case.materials if m.necessity == "required" and m.status == "missing"]
     if missing:
         workflow.request_correction(session, case, actor, today, missing)
         return case
-    workflow.accept(session, case, actor, today, list(offered.item.review_departments))
+    workflow.accept(session, case, actor, today, list(offered.item.review_departments), calendar)
     if application.decide_now:
         workflow.decide_at_window(session, case, actor)
     return case
@@ -74,9 +76,7 @@ def submit_online(session: Session, actor: Principal, place: str, application: W
                   today: dt.date) -> Case:
     """申办: an application relayed from the online hall (全程网办). It waits for a clerk of the place
     to check it (预受理) and accept it; the clock starts only then."""
-    tenant_or_404(session, place)
-    if not actor.has_role_at(place, "clerk"):
-        raise Forbidden("relaying online applications needs the clerk role at this place")
+    _check_clerk_at(session, actor, place, "relaying online applications needs the clerk role at this place")
     if application.decide_now or application.window_number:
         raise UserError("an online application has no window and is not decided at once", place="channel")
     offered = offered_item(session, place, application.basic_code)
@@ -86,14 +86,33 @@ def submit_online(session: Session, actor: Principal, place: str, application: W
     return case
 
 
+def _check_clerk_at(session: Session, actor: Principal, place: str, message: str) -> None:
+    """A place out of sight or that does not exist is 404, a place without the actor's clerk role
+    403. Whether the place exists is looked up only on the way to an error (here, or in
+    `offered_item` when its item is not found): an acceptance needs no query for it."""
+    if not get_scope(session).contains(place):
+        raise NotFound("not found")
+    if not actor.has_role_at(place, "clerk"):
+        tenant_or_404(session, place)
+        raise Forbidden(message)
+
+
+# Built once: every acceptance runs it (the scope is added per session by the ORM's hook).
+OFFERED = (
+    select(TenantItem).join(TenantItem.item)
+    .where(TenantItem.tenant_code == bindparam("place"), Item.basic_code == bindparam("basic_code"),
+           TenantItem.active.is_(True))
+    .options(contains_eager(TenantItem.item).joinedload(Item.materials))
+)
+
+
 def offered_item(session: Session, place: str, basic_code: str) -> TenantItem:
-    entry = session.scalars(
-        select(TenantItem).join(Item)
-        .where(TenantItem.tenant_code == place, Item.basic_code == basic_code, TenantItem.active.is_(True))
-        .options(joinedload(TenantItem.item).selectinload(Item.materials))
-    ).one_or_none()
+    """The place's active entry for the item, with the item and its checklist (one query); a place
+    that does not exist (or is out of sight) is 404, an item it does not offer 400."""
+    entry = session.scalars(OFFERED, {"place": place, "basic_code": basic_code}).unique().one_or_none()
     if entry is not None:
         return entry
+    tenant_or_404(session, place)
     if session.scalar(select(Item.id).where(Item.basic_code == basic_code)) is None:
         raise UserError(f"unknown item {basic_code}", place="basic_code")
     raise UserError(f"item {basic_code} is not offered at this place", place="basic_code")
@@ -149,7 +168,7 @@ def _new_case(session: Session, place: str, offered: TenantItem, applicant: Appl
               materials: list[CaseMaterial], window_number: str, today: dt.date, channel: str = "window") -> Case:
     item = offered.item
     case = Case(
-        tenant_code=place, number=next_case_number(session, place, today), channel=channel,
+        tenant_code=place, channel=channel,
         state=CaseState.SUBMITTED.value, satisfaction=None, evaluation_refused=False,
         tenant_item_id=offered.id, item_id=item.id, implementation_code=offered.implementation_code,
         item_name=item.name, applicant_kind=applicant.kind, applicant_name=applicant.name,
@@ -163,6 +182,8 @@ def _new_case(session: Session, place: str, offered: TenantItem, applicant: Appl
         material.tenant_code = place
     # Empty collections instead of lazy loads; the first audit event flushes the whole new case at once.
     case.materials, case.tasks, case.pauses = materials, [], []
+    # The number last: taking it locks the place's counter until the commit (see open_at_window).
+    case.number = next_case_number(session, place, today)
     session.add(case)
     return case
 

@@ -13,6 +13,7 @@ from typing import Any, NoReturn
 
 from sqlalchemy.orm import Session
 
+from app.calendar.clock import WorkingCalendar
 from app.cases import deadlines
 from app.cases.models import Case, CasePause, ReviewTask
 from app.cases.states import (
@@ -107,10 +108,12 @@ def can_accept(case: Case, actor: Principal) -> Refusal | None:
     return refusal(case, "accept", actor) or _missing_required(case)
 
 
-def accept(session: Session, case: Case, actor: Principal, today: dt.date, departments: list[str]) -> None:
-    """受理: start the clock and push the case to every reviewing department at once."""
+def accept(session: Session, case: Case, actor: Principal, today: dt.date, departments: list[str],
+           calendar: WorkingCalendar | None = None) -> None:
+    """受理: start the clock and push the case to every reviewing department at once. `calendar`:
+    the working-day calendar from today's year when the caller has it already."""
     _require(can_accept(case, actor))
-    _start_review(session, case, actor, today, departments)
+    _start_review(session, case, actor, today, departments, calendar)
 
 
 def can_correct(case: Case, actor: Principal) -> Refusal | None:
@@ -129,12 +132,13 @@ def correct(session: Session, case: Case, actor: Principal, today: dt.date, depa
     _log(session, case, actor, "corrected", due_date=_iso(case.due_date), materials=_checklist(case))
 
 
-def _start_review(session: Session, case: Case, actor: Principal, today: dt.date, departments: list[str]) -> None:
+def _start_review(session: Session, case: Case, actor: Principal, today: dt.date, departments: list[str],
+                  calendar: WorkingCalendar | None = None) -> None:
     if not departments:
         raise UserError("the item names no reviewing department", place="item")
     with session.no_autoflush:  # one write of the accepted case, not one per field group
         case.accepted_at, case.accepted_on, case.accepted_by = utcnow(), today, actor.username
-        deadlines.schedule(session, case)
+        deadlines.schedule(session, case, calendar)
         case.tasks.extend(ReviewTask(tenant_code=case.tenant_code, department_code=d) for d in departments)
         _move(case, CaseState.ACCEPTED)
     _log(session, case, actor, "accepted", due_date=_iso(case.due_date), departments=departments,
