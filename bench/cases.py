@@ -615,7 +615,8 @@ def measure_cases(work: Path, report: Report, quick: bool, fixture: tenants.Fixt
 
 
 def profile_cases(url: str, folder: Path, requests: int = 100) -> None:
-    """cProfile (to stderr) of the county admin's worklist page and of acceptances, in-process."""
+    """cProfile (to stderr) of the city admin's worklist page (the widest: every place and item of the
+    city in its filters) and of acceptances, in-process."""
     import cProfile
     import io
     import pstats
@@ -624,11 +625,11 @@ def profile_cases(url: str, folder: Path, requests: int = 100) -> None:
 
     flask_app = create_app(settings_for(url, folder))
     flask_app.config["TESTING"] = True
-    county, body = flask_app.test_client(), application_bodies(url)
-    sign_in(county, ACTORS[1].username)
+    city, body = flask_app.test_client(), application_bodies(url)
+    sign_in(city, ACTORS[2].username)
     clerk = {"Authorization": f"Bearer {token_for(url, CLERK.username)}", "Content-Type": "application/json"}
     jobs: list[tuple[str, Callable[[], Any]]] = [
-        (f"{PAGE_PATH} as {ACTORS[1].username}", lambda: county.get(PAGE_PATH)),
+        (f"{PAGE_PATH} as {ACTORS[2].username}", lambda: city.get(PAGE_PATH)),
         ("POST /api/v1/cases", lambda: flask_app.test_client().post("/api/v1/cases", data=body(), headers=clerk)),
     ]
     try:

@@ -378,6 +378,42 @@ def test_worklist_pages_by_fifty(app):
     assert len(page_two) == 3 and set(page_one + page_two) == {first, *rest}
 
 
+def filter_options(page: str, name: str) -> list[str]:
+    """The values offered by the worklist's <select name=…> filter (the empty "all" choice left out)."""
+    select_html = re.search(rf'<select name="{name}">(.*?)</select>', page, re.DOTALL)
+    assert select_html, name
+    return [v for v in re.findall(r'<option value="([^"]*)"', select_html.group(1)) if v]
+
+
+def test_the_worklists_filters_offer_what_is_in_sight(app):
+    """Does the item filter offer exactly the items offered somewhere in the viewer's places (a town
+    clerk: the town's list; the city admin: every item offered in the city), the place filter the
+    places in sight, and does a chosen filter stay selected?"""
+    from app.catalog.models import TenantItem
+    from app.tenants.models import Tenant
+
+    with acting_as(app, "jn_admin") as (session, _):
+        def offered_ids(*conditions: Any) -> list[str]:
+            query = select(Item.id).where(select(TenantItem.id).where(TenantItem.item_id == Item.id, *conditions)
+                                          .exists()).order_by(Item.basic_code)
+            return [str(i) for i in session.scalars(query)]
+        town_items = offered_ids(TenantItem.tenant_code == TOWN)
+        city_items = offered_ids()  # jn_admin's scope: the whole city
+        city_places = list(session.scalars(select(Tenant.code).order_by(Tenant.code)))
+        housing_id = session.scalar(select(Item.id).where(Item.basic_code == HOUSING))
+    assert set(town_items) < set(city_items) and len(city_places) > 100
+
+    town_page = text(signed_in(app, "lx_jfl_clerk").get("/cases"))
+    assert filter_options(town_page, "item") == town_items
+    assert '<select name="place">' not in town_page  # one place in sight: nothing to choose
+    city = signed_in(app, "jn_admin")
+    city_page = text(city.get(f"/cases?item={housing_id}&place={TOWN}&department=ZJ"))
+    assert filter_options(city_page, "item") == city_items
+    assert filter_options(city_page, "place") == city_places
+    assert f'<option value="{housing_id}" selected>' in city_page
+    assert f'<option value="{TOWN}" selected>' in city_page and '<option value="ZJ" selected>' in city_page
+
+
 def test_the_worklist_costs_the_same_for_three_cases_and_fifty(app):
     """Does the worklist run a fixed number of queries, however many cases it shows (no N+1)?"""
     clerk = signed_in(app, "lx_jfl_clerk")

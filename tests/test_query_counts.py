@@ -72,3 +72,13 @@ def test_accepting_a_case_costs_a_fixed_number_of_statements(app, monkeypatch):
     assert len(reads_items) == 1  # the item, its checklist and the place's promise, at once
     assert counter.count <= 14, "\n".join(statements)  # 21 before on SQLite
 
+
+def test_the_city_admins_worklist_costs_as_much_as_a_towns(app):
+    """Does the worklist page of the city admin (every place of the city in its place filter, every item
+    offered in the city in its item filter) run as many statements as a town clerk's?"""
+    city, town = app.test_client(), app.test_client()
+    login(city, "jn_admin")
+    login(town, "lx_jfl_clerk")
+    city_queries = queries_for(app, city, "/cases")
+    assert city_queries == queries_for(app, town, "/cases")
+    assert city_queries <= 8  # staff, grants, calendar version, rows, count, places, items, departments

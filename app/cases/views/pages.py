@@ -16,11 +16,11 @@ from app.cases import forms, queries, services, workflow
 from app.cases.models import Case
 from app.cases.states import RESULT_TITLES, CaseState
 from app.cases.views.blueprint import bp, departments, place_for, refused_input, today
-from app.catalog.models import Category, Item, TenantItem
+from app.catalog.models import Category, TenantItem
 from app.core.audit import AuditEvent, events_for
 from app.core.auth import Principal
 from app.core.errors import Forbidden, NotFound, UserError
-from app.core.i18n import translate
+from app.core.i18n import localized, translate
 from app.core.web import db, login_required, require_principal, require_role_at, settings
 from app.tenants.models import Tenant
 from app.tenants.queries import place_items, place_windows, tenant_or_404
@@ -107,18 +107,23 @@ def worklist() -> Any:
         tenant_or_404(session, selected.place)
     cases = queries.worklist(session, selected)
     total = queries.worklist_count(session, selected)
-    places = dict(session.execute(select(Tenant.code, Tenant.name).order_by(Tenant.code)).all())
-    items = session.execute(
-        select(Item.id, Item.basic_code, Item.name, Item.name_en).join(TenantItem, TenantItem.item_id == Item.id)
-        .distinct().order_by(Item.basic_code)
-    ).all()
+    choices = queries.filter_choices(session)
     args = {k: v for k, v in request.args.items() if k != "page"}
     return render_template(
         "cases/worklist.html", cases=cases, total=total, filter=selected, args=args, days=days, today=day,
-        soon_until=soon_until, calendar_gap=soon_until is None, places=places, items=items,
-        departments=departments(session), pages=max((total + queries.PAGE_SIZE - 1) // queries.PAGE_SIZE, 1),
-        states=list(CaseState),
+        soon_until=soon_until, calendar_gap=soon_until is None, places=choices.places,
+        items=[(i.id, localized(i)) for i in choices.items],
+        departments=[(d.code, localized(d)) for d in choices.departments],
+        pages=max((total + queries.PAGE_SIZE - 1) // queries.PAGE_SIZE, 1), states=list(CaseState),
+        # Once per page, not per row: the labels of the states and where a case's page is.
+        state_labels={s.value: translate(s.label) for s in CaseState}, case_url=_case_url_prefix(),
     )
+
+
+def _case_url_prefix() -> str:
+    """The URL of a case's page without its number (26 digits, nothing to escape): one url_for
+    for the page instead of one per row."""
+    return url_for("cases.show", number="0").removesuffix("0")
 
 
 def _working_days_after(calendar: WorkingCalendar, day: dt.date, days: int) -> dt.date | None:
