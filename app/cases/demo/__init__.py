@@ -67,9 +67,8 @@ def generate_cases(engine: Engine, count: int, seed: int = 1, places: str = "tow
         summary.seconds = time.perf_counter() - started
         if progress is not None:
             progress(summary)
-    with engine.connect() as connection:
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         refresh_statistics(connection)
-        connection.commit()
     summary.seconds = time.perf_counter() - started
     return summary
 
