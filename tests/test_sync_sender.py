@@ -455,6 +455,18 @@ def test_run_stops_when_asked_and_releases_the_lease(sync_app, sender, upstream)
     assert state_of(sync_app).lease_owner == ""
 
 
+def test_a_worker_in_a_long_backoff_keeps_renewing_its_lease(sync_app, sender, clock, upstream):
+    """During a 5-minute backoff, does `sync run` wake often enough to keep its lease (and show as running)?"""
+    add_events(sync_app, 1)
+    upstream.add(responses.POST, BATCHES, status=503)
+    long_wait = Sender(sync_app.extensions["govhall.sessions"],
+                       SenderConfig(upstream_url=UPSTREAM, node_id=NODE, key_id=KEY_ID, key=SECRET, backoff_base=300,
+                                    backoff_max=300), owner="patient", clock=clock, jitter=highest)
+    outcome = long_wait.send_once()
+    assert outcome.next_attempt_at == clock.now + dt.timedelta(seconds=300)
+    assert long_wait._pause(outcome) == long_wait.config.lease_seconds / 3 < 300
+
+
 def test_the_worker_survives_its_own_database_failing(sync_app, sender, monkeypatch):
     """If this node's database is briefly unavailable, does `sync run` report it and retry later instead of
     dying?"""

@@ -320,10 +320,12 @@ class Sender:
                            next_attempt_at=self.clock() + dt.timedelta(seconds=DATABASE_RETRY_SECONDS))
 
     def _pause(self, outcome: Outcome) -> float:
-        """Until the retry is due after a failure; otherwise the idle interval (new events, a free lease)."""
-        if outcome.next_attempt_at is not None:
-            return max((outcome.next_attempt_at - self.clock()).total_seconds(), 0.0)
-        return self.config.idle
+        """Until the retry is due after a failure, waking at least every third of the lease to renew it
+        (a worker in a long backoff still holds the lease and shows as running); otherwise idle."""
+        if outcome.next_attempt_at is None:
+            return self.config.idle
+        until_retry = (outcome.next_attempt_at - self.clock()).total_seconds()
+        return max(min(until_retry, self.config.lease_seconds / 3), 0.0)
 
     @contextmanager
     def _session(self) -> Iterator[Session]:
