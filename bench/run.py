@@ -29,6 +29,8 @@ MEASUREMENTS = {
     "sync": "a city node drains 100,000 case events (--quick: 20,000) to the provincial node under gunicorn with "
             "`govhall sync once` (goal >= 5,000 events/s and >= 0.5 of a bare requests POST loop), resends them all "
             "as duplicates (goal: as fast), sender peak memory at 10,000 and 100,000 (goal: about equal)",
+    "deploy": "scripts/build, then ansible site.yml from nothing to 4 healthy local nodes (goal <= 180 s) and a "
+              "no-op re-run (goal <= 60 s, changed=0); needs the ops extra",
 }
 
 
@@ -140,6 +142,10 @@ def run(args: argparse.Namespace, report: Report, work: Path) -> list[str]:
         from bench import sync
 
         attempt("sync", sync.measure_sync, work, report, args.quick)
+    if "deploy" in args.selected:
+        from bench import deploy
+
+        attempt("deploy", deploy.measure_deploy, work, report)
     return failed
 
 

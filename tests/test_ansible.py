@@ -1,0 +1,280 @@
+"""The real playbooks against ansible/inventories/local: four nodes on loopback addresses.
+
+One release is built (scripts/build) for the whole module and deployed to a province, a city and
+two county nodes, each with its own folder, port and SQLite database under a temporary folder.
+Release 2 is built from a copy of the same source with a bumped version and one test-only
+migration, so the product itself never carries it. Every process the playbooks start is stopped
+by its pidfile when the module ends. SQLite pass only (marker `deploy`): the nodes bring their own
+databases, so a second run on PostgreSQL would test nothing new.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tarfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.databases import REPO
+
+pytestmark = pytest.mark.deploy
+
+ANSIBLE_DIR = REPO / "ansible"
+LOCAL_INVENTORY = ANSIBLE_DIR / "inventories" / "local"
+VAULT_PASSWORD = ANSIBLE_DIR / "vault-passwords" / "local.txt"
+# host -> (loopback address, port offset), as in inventories/local/host_vars.
+NODES = {"sd-app": ("127.0.0.11", 0), "jn-app": ("127.0.0.12", 1),
+         "lx-app": ("127.0.0.13", 2), "lc-app": ("127.0.0.14", 3)}
+RECAP = re.compile(r"^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.MULTILINE)
+# Builds from this tree instead of the committed HEAD (a developer trying an uncommitted change).
+SOURCE_OVERRIDE = os.environ.get("GOVHALL_TEST_DEPLOY_SOURCE", "")
+
+if shutil.which("ansible-playbook", path=str(Path(sys.executable).parent)) is None:
+    pytest.skip("ansible-playbook is not installed (pip install -e '.[ops]'; scripts/test does)",
+                allow_module_level=True)
+
+
+@dataclass
+class Run:
+    returncode: int
+    output: str
+
+    def recap(self) -> dict[str, dict[str, int]]:
+        return {host: {"ok": int(ok), "changed": int(changed), "unreachable": int(unreachable), "failed": int(failed)}
+                for host, ok, changed, unreachable, failed in RECAP.findall(self.output)}
+
+
+@dataclass
+class Site:
+    base: Path
+    port_base: int
+    dist: Path
+    release_1: Path
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("GOVHALL_", "ANSIBLE_"))}
+        return env | {
+            "GOVHALL_LOCAL_BASE": str(self.base), "GOVHALL_LOCAL_PORT_BASE": str(self.port_base),
+            "ANSIBLE_CONFIG": str(ANSIBLE_DIR / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_LOCAL_TEMP": str(self.base.parent / "ansible-tmp"),
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+        }
+
+    def playbook(self, name: str, *args: str, inventory: Path = LOCAL_INVENTORY) -> Run:
+        command = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory),
+                   "--vault-password-file", str(VAULT_PASSWORD), name, *args]
+        done = subprocess.run(command, cwd=ANSIBLE_DIR, env=self.env(), capture_output=True, text=True,
+                              timeout=900, check=False)
+        return Run(done.returncode, done.stdout + done.stderr)
+
+    def health(self, host: str) -> dict[str, object]:
+        address, offset = NODES[host]
+        with urllib.request.urlopen(f"http://{address}:{self.port_base + offset}/healthz", timeout=10) as answer:
+            return json.load(answer)
+
+    def database(self, host: str) -> Path:
+        return self.base / host / "data" / "govhall.sqlite"
+
+
+def _ports_free(base: int) -> bool:
+    for address, offset in NODES.values():
+        with socket.socket() as probe:
+            try:
+                probe.bind((address, base + offset))
+            except OSError:
+                return False
+    return True
+
+
+def _free_port_base() -> int:
+    for _ in range(50):
+        base = random.randrange(20000, 60000, 10)
+        if _ports_free(base):
+            return base
+    raise RuntimeError("no four free ports on 127.0.0.11-14")
+
+
+def _stop_processes(base: Path) -> None:
+    """Stop what the playbooks started: each pidfile's process group, if it is still ours."""
+    for pidfile in base.glob("*/run/*.pid"):
+        pid = int(pidfile.read_text().strip() or 0)
+        try:
+            if str(base) not in Path(f"/proc/{pid}/cmdline").read_text(errors="replace"):
+                continue  # the pid was reused by someone else's process
+            os.killpg(pid, signal.SIGTERM)
+        except (OSError, ValueError):
+            continue
+        for _ in range(100):
+            if not Path(f"/proc/{pid}").exists():
+                break
+            time.sleep(0.1)
+        else:
+            os.killpg(pid, signal.SIGKILL)
+
+
+def build(source: Path | None, out: Path) -> Path:
+    command = [str(REPO / "scripts" / "build"), "--out", str(out)]
+    if source is not None:
+        command += ["--source", str(source)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
+    assert done.returncode == 0, f"scripts/build failed:\n{done.stdout}\n{done.stderr[-4000:]}"
+    return Path(done.stdout.strip().splitlines()[-1])
+
+
+def source_tree(target: Path) -> Path:
+    """The source release 1 is built from: the committed HEAD (or GOVHALL_TEST_DEPLOY_SOURCE)."""
+    if SOURCE_OVERRIDE:
+        shutil.copytree(SOURCE_OVERRIDE, target, ignore=shutil.ignore_patterns(".venv", "dist", "build", "var"),
+                        symlinks=True)
+        return target
+    target.mkdir(parents=True)
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", "--format=tar", "HEAD"], capture_output=True,
+                             check=True).stdout
+    tar_path = target.parent / "head.tar"
+    tar_path.write_bytes(archive)
+    with tarfile.open(tar_path) as tar:
+        tar.extractall(target, filter="data")
+    return target
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    root = tmp_path_factory.mktemp("deploy")
+    base = root / "nodes"
+    base.mkdir()
+    (root / "ansible-tmp").mkdir()
+    dist = root / "dist"
+    release_1 = build(None if not SOURCE_OVERRIDE else source_tree(root / "src1"), dist)
+    site = Site(base, _free_port_base(), dist, release_1)
+    try:
+        yield site
+    finally:
+        _stop_processes(base)
+
+
+@pytest.fixture(scope="module")
+def release_1(site: Site) -> Path:
+    return site.release_1
+
+
+def _broken_inventory(tmp_path: Path, name: str, files: dict[str, str]) -> Path:
+    inventory = tmp_path / name
+    shutil.copytree(LOCAL_INVENTORY, inventory)
+    for relative, text in files.items():
+        (inventory / relative).write_text(text, encoding="utf-8")
+    return inventory
+
+
+BROKEN = {
+    "missing key": ({"host_vars/lx-app.yml": "govhall_port_offset: 2\ngovhall_upstream_key: ''\n"},
+                    "lx-app: govhall_upstream_key_id and govhall_upstream_key are needed"),
+    "unknown tenant": ({"group_vars/node_licheng.yml": (
+        "govhall_node: node_licheng\ngovhall_level: county\ngovhall_root_tenant: '370112000000'\n"
+        "govhall_upstream: node_jinan\ngovhall_tenant_places: ['370112000000', '370112999000']\n")},
+        "node_licheng: tenant place 370112999000 is not in the division list"),
+    "cycle": ({"group_vars/node_jinan.yml": (
+        "govhall_node: node_jinan\ngovhall_level: city\ngovhall_root_tenant: '370100000000'\n"
+        "govhall_upstream: node_lixia\ngovhall_tenant_places: ['370100000000']\n")},
+        "upstream chain has a cycle"),
+}
+
+
+@pytest.mark.parametrize("case", list(BROKEN))
+def test_a_broken_inventory_is_refused_before_any_host_changes(site: Site, release_1: Path, tmp_path: Path,
+                                                               case: str) -> None:
+    """Does site.yml stop at validation, naming the problem, with no node folder created?"""
+    files, problem = BROKEN[case]
+    inventory = _broken_inventory(tmp_path, case.replace(" ", "-"), files)
+    run = site.playbook("site.yml", "-e", f"govhall_release_dir={release_1}", inventory=inventory)
+    assert run.returncode != 0
+    assert problem in run.output, run.output[-3000:]
+    assert set(run.recap()) == {"localhost"}, "no app host may be reached"
+    assert list(site.base.iterdir()) == []
+
+
+def test_site_deploys_four_healthy_nodes(site: Site, release_1: Path) -> None:
+    """From nothing: are the province, the city and both counties healthy on release 1?"""
+    run = site.playbook("site.yml", "-e", f"govhall_release_dir={release_1}")
+    assert run.returncode == 0, run.output[-6000:]
+    version = json.loads((release_1 / "manifest.json").read_text())["version"]
+    for host in NODES:
+        health = site.health(host)
+        assert (health["database"], health["version"]) == ("ok", version), health
+    assert site.health("lx-app")["root_tenant"] == "370102000000"
+
+
+def test_a_second_run_changes_nothing(site: Site, release_1: Path) -> None:
+    """Is site.yml idempotent: changed=0 on every host, for a real run and for --check --diff?"""
+    for extra in ([], ["--check", "--diff"]):
+        run = site.playbook("site.yml", "-e", f"govhall_release_dir={release_1}", *extra)
+        assert run.returncode == 0, run.output[-6000:]
+        recap = run.recap()
+        assert set(recap) == {"localhost", *NODES}
+        assert {host: r["changed"] for host, r in recap.items()} == dict.fromkeys(recap, 0), run.output[-6000:]
+
+
+def _release_2_source(site: Site, release_1: Path) -> Path:
+    """Release 1's source with a bumped version and one extra (test-only) migration."""
+    source = source_tree(site.dist.parent / "src2")
+    manifest = json.loads((release_1 / "manifest.json").read_text())
+    pyproject = source / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace(f'version = "{manifest["version"]}"',
+                                                       f'version = "{manifest["version"]}+r2"', 1))
+    (source / "migrations" / "versions" / "2099_01_01_0001_release2_probe.py").write_text(
+        '"""Test-only: release 2 of tests/test_ansible.py adds a table."""\n\n'
+        "import sqlalchemy as sa\nfrom alembic import op\n\n"
+        f'revision = "release2_probe"\ndown_revision = "{manifest["migration_head"]}"\n'
+        "branch_labels = None\ndepends_on = None\n\n\n"
+        "def upgrade() -> None:\n"
+        '    op.create_table("release2_probe", sa.Column("id", sa.Integer, primary_key=True))\n\n\n'
+        "def downgrade() -> None:\n"
+        '    op.drop_table("release2_probe")\n'
+    )
+    return source
+
+
+def _tenant_count(database: Path) -> int:
+    with sqlite3.connect(database) as connection:
+        return int(connection.execute("SELECT count(*) FROM tenants").fetchone()[0])
+
+
+def test_upgrade_rolls_out_top_down_and_keeps_data(site: Site, release_1: Path) -> None:
+    """Does upgrade.yml migrate each database and switch province, city, then counties — data kept?"""
+    release_2 = build(_release_2_source(site, release_1), site.dist)
+    before = {host: _tenant_count(site.database(host)) for host in NODES}
+    assert before["jn-app"] > 100 and before["lx-app"] > 5
+
+    run = site.playbook("upgrade.yml", "-e", f"govhall_release_dir={release_2}")
+    assert run.returncode == 0, run.output[-6000:]
+    for host in NODES:
+        health = site.health(host)
+        assert (health["version"], health["migration"]) == (release_2.name.removeprefix("govhall-"), "release2_probe")
+    assert {host: _tenant_count(site.database(host)) for host in NODES} == before
+    switched = re.findall(r"TASK \[govhall : Make the release current\].*?\nchanged: \[(\S+)\]", run.output, re.S)
+    assert switched[:2] == ["sd-app", "jn-app"] and set(switched[2:]) == {"lx-app", "lc-app"}, switched
+
+
+def test_rollback_returns_a_node_to_the_previous_release(site: Site, release_1: Path) -> None:
+    """Does rollback.yml put one county back on release 1, healthy, leaving the others alone — once?"""
+    run = site.playbook("rollback.yml", "--limit", "node_lixia")
+    assert run.returncode == 0, run.output[-6000:]
+    assert site.health("lx-app")["version"] == release_1.name.removeprefix("govhall-")
+    assert str(site.health("lc-app")["version"]).endswith("+r2")
+
+    again = site.playbook("rollback.yml", "--limit", "node_lixia")
+    assert again.returncode != 0 and "no earlier release to return to" in again.output
+    assert site.health("lx-app")["version"] == release_1.name.removeprefix("govhall-")
