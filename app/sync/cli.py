@@ -157,6 +157,8 @@ def _sender() -> Sender:
 @click.option("--now", "now", is_flag=True, help="Try now, even if a failure put the next attempt later.")
 def once_command(now: bool) -> None:
     sender = _sender()
+    # The summary below reports failures and rejections; the worker's log lines would only repeat them.
+    logging.getLogger("govhall.sync").addHandler(logging.NullHandler())
     totals = {"batches": 0, "events": 0, "accepted": 0, "duplicates": 0, "rejected": 0}
     try:
         outcome = _send_until_empty(sender, totals, honour_backoff=not now)
