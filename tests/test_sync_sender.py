@@ -481,6 +481,16 @@ def test_the_worker_survives_its_own_database_failing(sync_app, sender, monkeypa
     assert sender._pause(outcome) == pytest.approx(5.0)
 
 
+def test_old_attempts_are_pruned(sync_app, sender, clock):
+    """Does the worker forget attempts older than 30 days (the table would grow by one row per batch forever)?"""
+    with system(sync_app) as session:
+        for days in (31, 29):
+            session.add(SendAttempt(batch_id=f"b{days}", started_at=clock.now - dt.timedelta(days=days),
+                                    duration_ms=1, events=1, outcome="ok"))
+    assert sender.prune_attempts() == 1
+    assert [a.batch_id for a in attempts_of(sync_app)] == ["b29"]
+
+
 # --- status -------------------------------------------------------------------------------------------
 
 def test_status_numbers(sync_app, sender, clock, upstream):

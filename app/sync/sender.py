@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import random
 import secrets
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -27,16 +25,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from sqlalchemy import or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import delete, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.db import session_scope, utcnow
 from app.core.settings import Settings
 from app.core.tenancy import Scope, set_scope
-from app.sync import protocol
+from app.sync import lease, protocol
+from app.sync.lease import STATE_ID
 from app.sync.models import SendAttempt, SenderState
 from app.sync.queue import Batch, count_unsent, encode_body, mark_sent, read_batch
 
@@ -44,7 +41,8 @@ log = logging.getLogger("govhall.sync")
 
 BACKLOG_RECOUNT_SECONDS = 30.0  # the backlog reported upstream is recounted this often, not per batch
 MAX_ERROR_TEXT = 300  # an upstream's error body is quoted up to this length
-STATE_ID = 1  # the single row of sync_sender_state
+ATTEMPTS_KEPT_DAYS = 30
+PRUNE_EVERY_SECONDS = 3600.0
 DATABASE_RETRY_SECONDS = 5.0  # `sync run` after its own database failed
 MAX_BACKOFF_EXPONENT = 30  # 2**30 × base is past any sensible cap; keeps the float finite
 
@@ -112,11 +110,6 @@ def backoff_delay(failures: int, base: float, cap: float, jitter: Callable[[floa
     return jitter(0.0, min(cap, base * 2**exponent))
 
 
-def default_owner() -> str:
-    """host:pid:random — the pid lets a sender on the same host take over from a dead one at once."""
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
-
-
 # ---------------------------------------------------------------- outcomes ---
 
 SENT, EMPTY, WAITING, BUSY, ERROR = "sent", "empty", "waiting", "busy", "error"
@@ -148,7 +141,7 @@ class Sender:
                  jitter: Callable[[float, float], float] = random.uniform,
                  wall_clock: Callable[[], float] = time.time) -> None:
         self.sessions, self.config = sessions, config
-        self.owner = owner or default_owner()
+        self.owner = owner or lease.default_owner()
         self.http = http or requests.Session()
         # `clock` times the backoff and the lease (stored times); `wall_clock` stamps the signed
         # timestamp the receiver checks against its own clock. Tests move either on its own.
@@ -229,8 +222,7 @@ class Sender:
                                     events=len(batch.ids), outcome="ok", accepted=counts[protocol.ACCEPTED],
                                     duplicates=counts[protocol.DUPLICATE], rejected=counts[protocol.REJECTED]))
             session.execute(update(SenderState).where(SenderState.id == STATE_ID).values(
-                last_attempt_at=now, last_success_at=now, consecutive_failures=0, next_attempt_at=None,
-                lease_until=now + dt.timedelta(seconds=self.config.lease_seconds)))
+                last_attempt_at=now, last_success_at=now, consecutive_failures=0, next_attempt_at=None))
         if self._backlog is not None:
             self._backlog -= len(batch.ids)
         if counts[protocol.REJECTED]:
@@ -262,18 +254,10 @@ class Sender:
 
     def _take_lease(self, session: Session, now: dt.datetime) -> str:
         """Take or renew the lease; '' when this sender holds it, else the holder's name."""
-        ensure_state_row(session)
-        until = now + dt.timedelta(seconds=self.config.lease_seconds)
-        free = or_(SenderState.lease_owner.in_(("", self.owner)), SenderState.lease_until.is_(None),
-                   SenderState.lease_until < now)
-        if _update_lease(session, free, until, self.owner):
-            return ""
-        holder = session.scalar(select(SenderState.lease_owner).where(SenderState.id == STATE_ID)) or ""
-        if holder and _is_dead_local_owner(holder) and _update_lease(
-                session, SenderState.lease_owner == holder, until, self.owner):
+        taken, holder = lease.take(session, self.owner, now, self.config.lease_seconds)
+        if taken and holder:
             log.info("took over the sync lease of %s (that process has exited)", holder)
-            return ""
-        return holder
+        return "" if taken else holder
 
     def take_lease(self) -> bool:
         """Take or renew the lease on its own (the run loop does it as part of send_once)."""
@@ -283,18 +267,19 @@ class Sender:
     def release(self) -> None:
         """Give the lease back (on a clean stop) so another sender can start at once."""
         with self._session() as session:
-            session.execute(update(SenderState)
-                            .where(SenderState.id == STATE_ID, SenderState.lease_owner == self.owner)
-                            .values(lease_owner="", lease_until=None))
+            lease.release(session, self.owner)
 
     # --- the worker loop ---
 
     def run(self, stop: threading.Event) -> None:
         """Send while there is work and no backoff to wait for; otherwise pause. Returns once `stop`
         is set (the batch in flight is finished first), with the lease released."""
-        busy_reported, sent = "", 0
+        busy_reported, sent, pruned_at = "", 0, -PRUNE_EVERY_SECONDS
         try:
             while not stop.is_set():
+                if time.monotonic() - pruned_at >= PRUNE_EVERY_SECONDS:
+                    self.prune_attempts()
+                    pruned_at = time.monotonic()
                 outcome = self._send_once_surviving_the_database()
                 if outcome.kind == BUSY and outcome.lease_owner != busy_reported:
                     log.info("another sender holds the sync lease (%s): waiting", outcome.lease_owner)
@@ -308,6 +293,17 @@ class Sender:
                 stop.wait(self._pause(outcome))
         finally:
             self.release()
+
+    def prune_attempts(self) -> int:
+        """Forget attempts older than ATTEMPTS_KEPT_DAYS: an idle node records one per small batch,
+        tens of thousands a day, and the page and status only read the latest."""
+        cutoff = self.clock() - dt.timedelta(days=ATTEMPTS_KEPT_DAYS)
+        try:
+            with self._session() as session:
+                result = session.execute(delete(SendAttempt).where(SendAttempt.started_at < cutoff))
+        except DBAPIError:
+            return 0  # the send that follows reports the database's state
+        return int(result.rowcount)  # type: ignore[attr-defined]
 
     def _send_once_surviving_the_database(self) -> Outcome:
         """A worker outlives a database restart or failover: the step is retried after a pause."""
@@ -386,36 +382,6 @@ def _connection_reason(exc: requests.ConnectionError) -> str:
 
 
 # ------------------------------------------------------------------ writes ---
-
-def ensure_state_row(session: Session) -> None:
-    """Create the state row if this database has none yet (a second creator finds it there)."""
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    session.execute(insert(SenderState.__table__).values(  # type: ignore[arg-type]
-        id=STATE_ID, consecutive_failures=0, last_error="", lease_owner="").on_conflict_do_nothing())
-
-
-def _update_lease(session: Session, condition: Any, until: dt.datetime, owner: str) -> bool:
-    """One atomic UPDATE: of two senders racing for the row, exactly one matches the condition."""
-    result = session.execute(update(SenderState).where(SenderState.id == STATE_ID, condition)
-                             .values(lease_owner=owner, lease_until=until)
-                             .execution_options(synchronize_session=False))
-    return bool(result.rowcount)  # type: ignore[attr-defined]
-
-
-def _is_dead_local_owner(owner: str) -> bool:
-    """Is `owner` a sender process on this host that no longer exists (killed, crashed)?"""
-    host, _, rest = owner.partition(":")
-    pid_text = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid_text.isdigit() or int(pid_text) == os.getpid():
-        return False
-    try:
-        os.kill(int(pid_text), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False  # alive, owned by someone else
-    return False
-
 
 def _ms_since(started: float) -> int:
     return int((time.monotonic() - started) * 1000)

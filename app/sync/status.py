@@ -18,8 +18,9 @@ from sqlalchemy.orm import Session
 
 from app.core.db import utcnow
 from app.core.settings import Settings
+from app.sync.lease import STATE_ID
 from app.sync.models import OutboxEvent, SendAttempt, SenderState
-from app.sync.sender import STATE_ID, safe_url
+from app.sync.sender import safe_url
 
 HEALTH_COUNT_LIMIT = 100_000  # /healthz counts at most this many unsent events (it is polled)
 UNSENT = OutboxEvent.sent_at.is_(None)
