@@ -12,10 +12,10 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import bindparam
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.cases.models import CaseCounter
+from app.core.db import insert_on_conflict
 
 MAX_PER_DAY = 999_999
 
@@ -40,7 +40,7 @@ def _increment(session: Session, tenant_code: str, day: dt.date) -> int:
 @cache
 def _upsert(dialect: str) -> Any:
     """Built once per dialect: every acceptance runs it, and building it cost more than running it."""
-    upsert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(CaseCounter)
+    upsert = insert_on_conflict(dialect, CaseCounter)
     return (
         upsert.values(tenant_code=bindparam("tenant_code"), day=bindparam("day"), last=1)
         .on_conflict_do_update(index_elements=["tenant_code", "day"], set_={"last": CaseCounter.last + 1})

@@ -22,11 +22,9 @@ from enum import StrEnum
 from typing import Any, cast
 
 from sqlalchemy import JSON, Index, Integer, Row, String, Table, UniqueConstraint, func, select, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from app.core.db import Base, UTCDateTime, utcnow
+from app.core.db import Base, UTCDateTime, insert_on_conflict, utcnow
 from app.core.tenancy import Scoped, TenantOwned, check_core_write
 
 GENESIS = "0" * 64  # prev_hash of the first event of every chain
@@ -135,11 +133,9 @@ def _locked_head(session: Session, tenant_code: str) -> AuditHead:
 
     PostgreSQL: the INSERT waits for a concurrent creator, then SELECT … FOR UPDATE waits for
     the holder. SQLite: the INSERT takes the database's single write lock before the head is read."""
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    session.execute(
-        insert(HEADS).values(tenant_code=tenant_code, last_seq=0, last_hash=GENESIS)
-        .on_conflict_do_nothing(index_elements=["tenant_code"])
-    )
+    new_head = insert_on_conflict(session.get_bind().dialect.name, HEADS)
+    session.execute(new_head.values(tenant_code=tenant_code, last_seq=0, last_hash=GENESIS)
+                    .on_conflict_do_nothing(index_elements=["tenant_code"]))
     query = (select(AuditHead).where(AuditHead.tenant_code == tenant_code).with_for_update()
              .execution_options(populate_existing=True))
     return session.execute(query).scalar_one()

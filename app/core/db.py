@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -47,6 +49,11 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is not None and value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value
+
+
+def insert_on_conflict(dialect_name: str, table: Any) -> Any:
+    """INSERT … ON CONFLICT exists on both databases, but each dialect has its own construct."""
+    return (pg_insert if dialect_name == "postgresql" else sqlite_insert)(table)
 
 
 def make_engine(url: str, echo: bool = False) -> Engine:

@@ -10,15 +10,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Table, bindparam, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.core.audit import canonical_json
-from app.core.db import utcnow
+from app.core.db import insert_on_conflict, utcnow
 from app.core.tenancy import ScopeViolation, check_core_write, get_scope
 from app.sync.models import AggregateHead, OutboxEvent
 
@@ -94,14 +93,20 @@ def _bump_heads(session: Session, keys: list[tuple[str, str]]) -> list[int]:
 
 def _next_seq(session: Session, aggregate_type: str, aggregate_id: str) -> int:
     """One statement: create the head at 1 or add 1, and read the result back (RETURNING)."""
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = (
-        insert(HEADS).values(aggregate_type=aggregate_type, aggregate_id=aggregate_id, last_seq=1)
+    statement = _bump_head(session.get_bind().dialect.name)
+    return int(session.execute(statement, {"t": aggregate_type, "i": aggregate_id}).scalar_one())
+
+
+@cache
+def _bump_head(dialect: str) -> Any:
+    """Built once per dialect: every case step runs it, and building it costs more than running it."""
+    return (
+        insert_on_conflict(dialect, HEADS).values(aggregate_type=bindparam("t"), aggregate_id=bindparam("i"),
+                                                  last_seq=1)
         .on_conflict_do_update(index_elements=["aggregate_type", "aggregate_id"],
                                set_={"last_seq": HEADS.c.last_seq + 1})
         .returning(HEADS.c.last_seq)
     )
-    return int(session.execute(statement).scalar_one())
 
 
 # ----------------------------------------------------------------- cases ---

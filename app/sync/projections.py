@@ -16,10 +16,9 @@ from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
 from sqlalchemy import Table, delete, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from app.core.db import insert_on_conflict
 from app.core.tenancy import subtree_range
 from app.sync import protocol
 from app.sync.models import (
@@ -43,8 +42,7 @@ Row = dict[str, Any]  # a checked event, with the columns of sync_received
 
 
 def _insert(session: Session, table: Table) -> Any:
-    """INSERT … ON CONFLICT exists on both databases, but each dialect has its own construct."""
-    return (pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert)(table)
+    return insert_on_conflict(session.get_bind().dialect.name, table)
 
 
 # --- the batch -----------------------------------------------------------------------------------------

@@ -10,15 +10,13 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from sqlalchemy import Boolean, Connection, Date, Integer, String, Table, func, insert, select, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.types import TypeEngine
 
 from app.cases.demo.history import Draft, Maker, Plan
 from app.cases.demo.places import DemoError
 from app.cases.models import Case, CaseCounter, CaseMaterial, CasePause, ReviewTask
 from app.cases.numbers import MAX_PER_DAY
-from app.core.db import UTCDateTime
+from app.core.db import UTCDateTime, insert_on_conflict
 
 CASES, MATERIALS, TASKS, PAUSES, COUNTERS = (cast(Table, m.__table__) for m in
                                              (Case, CaseMaterial, ReviewTask, CasePause, CaseCounter))
@@ -98,7 +96,7 @@ class Rows:
                             (PAUSES, self.pauses)):
             if rows:
                 insert_rows(connection, table, rows)
-        upsert = (pg_insert if connection.dialect.name == "postgresql" else sqlite_insert)(COUNTERS)
+        upsert = insert_on_conflict(connection.dialect.name, COUNTERS)
         connection.execute(upsert.on_conflict_do_update(index_elements=["tenant_code", "day"],
                                                         set_={"last": upsert.excluded["last"]}), self.counters)
         if connection.dialect.name == "postgresql":  # the ids were explicit: move the sequence past them
