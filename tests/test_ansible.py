@@ -10,6 +10,7 @@ databases, so a second run on PostgreSQL would test nothing new.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import random
@@ -39,13 +40,13 @@ VAULT_PASSWORD = ANSIBLE_DIR / "vault-passwords" / "local.txt"
 # host -> (loopback address, port offset), as in inventories/local/host_vars.
 NODES = {"sd-app": ("127.0.0.11", 0), "jn-app": ("127.0.0.12", 1),
          "lx-app": ("127.0.0.13", 2), "lc-app": ("127.0.0.14", 3)}
+# The county node test_onboard adds to a copy of the inventory (天桥区, served by Jinan until then).
+NEW_NODE = ("tq-app", "127.0.0.15", 4)
 RECAP = re.compile(r"^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.MULTILINE)
 # Builds from this tree instead of the committed HEAD (a developer trying an uncommitted change).
 SOURCE_OVERRIDE = os.environ.get("GOVHALL_TEST_DEPLOY_SOURCE", "")
 
-if shutil.which("ansible-playbook", path=str(Path(sys.executable).parent)) is None:
-    pytest.skip("ansible-playbook is not installed (pip install -e '.[ops]'; scripts/test does)",
-                allow_module_level=True)
+HAVE_ANSIBLE = shutil.which("ansible-playbook", path=str(Path(sys.executable).parent)) is not None
 
 
 @dataclass
@@ -82,7 +83,7 @@ class Site:
         return Run(done.returncode, done.stdout + done.stderr)
 
     def health(self, host: str) -> dict[str, object]:
-        address, offset = NODES[host]
+        address, offset = {**NODES, NEW_NODE[0]: NEW_NODE[1:]}[host]
         with urllib.request.urlopen(f"http://{address}:{self.port_base + offset}/healthz", timeout=10) as answer:
             return json.load(answer)
 
@@ -91,7 +92,7 @@ class Site:
 
 
 def _ports_free(base: int) -> bool:
-    for address, offset in NODES.values():
+    for address, offset in [*NODES.values(), NEW_NODE[1:]]:
         with socket.socket() as probe:
             try:
                 probe.bind((address, base + offset))
@@ -105,7 +106,7 @@ def _free_port_base() -> int:
         base = random.randrange(20000, 60000, 10)
         if _ports_free(base):
             return base
-    raise RuntimeError("no four free ports on 127.0.0.11-14")
+    raise RuntimeError("no five free ports on 127.0.0.11-15")
 
 
 def _stop_processes(base: Path) -> None:
@@ -153,6 +154,8 @@ def source_tree(target: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    if not HAVE_ANSIBLE:
+        pytest.skip("ansible-playbook is not installed (pip install -e '.[ops]'; scripts/test does)")
     root = tmp_path_factory.mktemp("deploy")
     base = root / "nodes"
     base.mkdir()
@@ -171,12 +174,56 @@ def release_1(site: Site) -> Path:
     return site.release_1
 
 
-def _broken_inventory(tmp_path: Path, name: str, files: dict[str, str]) -> Path:
+def _inventory_copy(tmp_path: Path, name: str, files: dict[str, str]) -> Path:
     inventory = tmp_path / name
     shutil.copytree(LOCAL_INVENTORY, inventory)
     for relative, text in files.items():
         (inventory / relative).write_text(text, encoding="utf-8")
     return inventory
+
+
+def _problems(**changes: dict[str, object]) -> list[str]:
+    """The validation filter on the local layout, with some hosts' entries changed."""
+    spec = importlib.util.spec_from_file_location("govhall_filters", ANSIBLE_DIR / "filter_plugins" / "govhall.py")
+    assert spec is not None and spec.loader is not None
+    filters = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(filters)
+    govhall_inventory_problems = filters.govhall_inventory_problems
+    key = {"secret_key_length": 30, "upstream_key_id": "k", "upstream_key_set": True, "database_url": "sqlite://",
+           "public_url": "http://x"}
+    hosts = {
+        "sd-app": {"node": "node_shandong", "level": "province", "root_tenant": "370000000000", "upstream": ""},
+        "jn-app": {"node": "node_jinan", "level": "city", "root_tenant": "370100000000", "upstream": "node_shandong",
+                   "tenant_places": ["370100000000"]},
+        "lx-app": {"node": "node_lixia", "level": "county", "root_tenant": "370102000000", "upstream": "node_jinan"},
+    }
+    entries = [{"host": host, **key, **values, **changes.get(host, {})} for host, values in hosts.items()]
+    divisions = (REPO / "tenants" / "divisions" / "shandong.csv").read_text(encoding="utf-8")
+    return list(govhall_inventory_problems(entries, divisions, ["370100000000"]))
+
+
+def test_validation_accepts_the_local_layout() -> None:
+    """Does the inventory check find nothing wrong with a province, a city and a county?"""
+    assert _problems() == []
+
+
+@pytest.mark.parametrize(("changes", "problem"), [
+    ({"lx-app": {"upstream": ""}}, "node_lixia: govhall_upstream is missing"),
+    ({"lx-app": {"upstream": "node_lixia"}}, "upstream chain has a cycle"),
+    ({"jn-app": {"upstream": "node_lixia"}}, "upstream chain has a cycle"),
+    ({"lx-app": {"upstream": "node_nowhere"}}, "node_nowhere is not a node of this inventory"),
+    ({"lx-app": {"root_tenant": "370200000000", "level": "city"}}, "does not serve a subtree above 370200000000"),
+    ({"jn-app": {"level": "county"}}, "root tenant 370100000000 is a city, the node says county"),
+    ({"jn-app": {"tenant_places": ["370102000000"]}}, "the release has no tenant file places/370102000000.yaml"),
+    ({"jn-app": {"tenant_places": ["370200000000"]}}, "370200000000 is outside the node's subtree"),
+    ({"sd-app": {"upstream": "node_jinan"}}, "the province node reports to nobody"),
+    ({"lx-app": {"secret_key_length": 8}}, "lx-app: govhall_secret_key is missing or shorter than 16"),
+    ({"lx-app": {"upstream_key_set": False}}, "lx-app: govhall_upstream_key_id and govhall_upstream_key are needed"),
+    ({"lx-app": {"root_tenant": "370100000000"}}, "root tenant 370100000000 is served by node_jinan already"),
+])
+def test_validation_names_each_problem(changes: dict[str, dict[str, object]], problem: str) -> None:
+    """Does the inventory check name what is wrong, in words an operator can act on?"""
+    assert any(problem in line for line in _problems(**changes)), _problems(**changes)
 
 
 BROKEN = {
@@ -194,11 +241,11 @@ BROKEN = {
 
 
 @pytest.mark.parametrize("case", list(BROKEN))
-def test_a_broken_inventory_is_refused_before_any_host_changes(site: Site, release_1: Path, tmp_path: Path,
+def test_a_inventory_copy_is_refused_before_any_host_changes(site: Site, release_1: Path, tmp_path: Path,
                                                                case: str) -> None:
     """Does site.yml stop at validation, naming the problem, with no node folder created?"""
     files, problem = BROKEN[case]
-    inventory = _broken_inventory(tmp_path, case.replace(" ", "-"), files)
+    inventory = _inventory_copy(tmp_path, case.replace(" ", "-"), files)
     run = site.playbook("site.yml", "-e", f"govhall_release_dir={release_1}", inventory=inventory)
     assert run.returncode != 0
     assert problem in run.output, run.output[-3000:]
@@ -278,3 +325,36 @@ def test_rollback_returns_a_node_to_the_previous_release(site: Site, release_1: 
     again = site.playbook("rollback.yml", "--limit", "node_lixia")
     assert again.returncode != 0 and "no earlier release to return to" in again.output
     assert site.health("lx-app")["version"] == release_1.name.removeprefix("govhall-")
+
+
+ONBOARD_FILES = {
+    "hosts.yml": (LOCAL_INVENTORY / "hosts.yml").read_text(encoding="utf-8").replace(
+        "        town:\n", "            node_tianqiao:\n              hosts:\n                tq-app:\n"
+        "                  ansible_host: 127.0.0.15\n        town:\n"),
+    "host_vars/tq-app.yml": "govhall_port_offset: 4\ngovhall_secret_key: test-only-tianqiao-secret-key\n",
+    "group_vars/node_tianqiao.yml": ("govhall_node: node_tianqiao\ngovhall_level: county\n"
+                                     "govhall_root_tenant: '370105000000'\ngovhall_upstream: node_jinan\n"
+                                     "govhall_tenant_places: []\n"),
+}
+
+
+def test_onboard_registers_and_deploys_a_new_county_node(site: Site, release_1: Path, tmp_path: Path) -> None:
+    """Does onboard.yml register a new county with Jinan, deploy it with the fresh key and its
+    generated tenant file, and hand both back to the operator?"""
+    inventory = _inventory_copy(tmp_path, "onboard", ONBOARD_FILES)
+    output = tmp_path / "onboarded"
+    run = site.playbook("onboard.yml", "-e", f"govhall_release_dir={release_1}", "-e", "govhall_onboard=node_tianqiao",
+                        "-e", f"govhall_onboard_output_dir={output}", inventory=inventory)
+    assert run.returncode == 0, run.output[-6000:]
+    health = site.health("tq-app")
+    assert (health["database"], health["root_tenant"]) == ("ok", "370105000000")
+    assert "370105001000" in (output / "370105000000.yaml").read_text(encoding="utf-8")  # its first subdistrict
+    key_file = output / "node_tianqiao-sync-key.yml"
+    assert key_file.stat().st_mode & 0o077 == 0
+    settings = (site.base / "tq-app" / "etc" / "govhall.yaml").read_text(encoding="utf-8")
+    assert key_file.read_text(encoding="utf-8").split("upstream_key: ")[1].strip() in settings
+    registry = subprocess.run(
+        ["env", "-i", f"GOVHALL_CONFIG={site.base / 'jn-app' / 'etc' / 'govhall.yaml'}",
+         str(site.base / "jn-app" / "current" / "venv" / "bin" / "govhall"), "sync", "node", "list"],
+        capture_output=True, text=True, check=True).stdout
+    assert "node-370105000000" in registry
