@@ -31,10 +31,12 @@ def default_owner() -> str:
 
 def take(session: Session, owner: str, now: dt.datetime, seconds: float) -> tuple[bool, str]:
     """Take or renew the lease for `seconds`: (taken, the holder's name when not taken)."""
-    ensure_state_row(session)
     until = now + dt.timedelta(seconds=seconds)
     free = or_(SenderState.lease_owner.in_(("", owner)), SenderState.lease_until.is_(None),
                SenderState.lease_until < now)
+    if _update(session, free, until, owner):
+        return True, ""
+    ensure_state_row(session)  # the first sender on this database (or someone else holds the lease)
     if _update(session, free, until, owner):
         return True, ""
     holder = session.scalar(select(SenderState.lease_owner).where(SenderState.id == STATE_ID)) or ""

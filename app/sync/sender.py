@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -155,15 +155,13 @@ class Sender:
         """Send at most one batch: take the lease, honour the backoff, read, sign, POST, record.
         `honour_backoff=False` is for an operator who fixed the cause and says "try now"."""
         now = self.clock()
-        with self._session() as session:
+        with self._session() as session:  # one short transaction: lease, schedule, the batch
             holder = self._take_lease(session, now)
-            state = session.get(SenderState, STATE_ID)
-        if holder:
-            return Outcome(BUSY, lease_owner=holder)
-        assert state is not None
-        if honour_backoff and state.next_attempt_at is not None and state.next_attempt_at > now:
-            return Outcome(WAITING, next_attempt_at=state.next_attempt_at)
-        with self._session() as session:
+            if holder:
+                return Outcome(BUSY, lease_owner=holder)
+            next_attempt_at = session.scalar(select(SenderState.next_attempt_at).where(SenderState.id == STATE_ID))
+            if honour_backoff and next_attempt_at is not None and next_attempt_at > now:
+                return Outcome(WAITING, next_attempt_at=next_attempt_at)
             batch = read_batch(session, self.config.node_id, self.config.batch_size)
             backlog = self._backlog_after(session, batch)
         if not batch.ids:
