@@ -15,10 +15,9 @@ import socket
 from typing import Any
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from app.core.db import insert_on_conflict
 from app.sync.models import SenderState
 
 STATE_ID = 1  # the single row of sync_sender_state
@@ -52,9 +51,9 @@ def release(session: Session, owner: str) -> None:
 
 def ensure_state_row(session: Session) -> None:
     """Create the state row if this database has none yet (a second creator finds it there)."""
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    session.execute(insert(SenderState.__table__).values(  # type: ignore[arg-type]
-        id=STATE_ID, consecutive_failures=0, last_error="", lease_owner="").on_conflict_do_nothing())
+    insert = insert_on_conflict(session.get_bind().dialect.name, SenderState.__table__)
+    session.execute(insert.values(id=STATE_ID, consecutive_failures=0, last_error="", lease_owner="")
+                    .on_conflict_do_nothing())
 
 
 def is_dead_local_owner(owner: str) -> bool:
