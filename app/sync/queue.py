@@ -28,6 +28,7 @@ QUEUE_COLUMNS = (OutboxEvent.id, OutboxEvent.event_id, OutboxEvent.tenant_code, 
                  OutboxEvent.aggregate_id, OutboxEvent.aggregate_seq, OutboxEvent.type, OutboxEvent.payload_version,
                  cast(OutboxEvent.payload, Text).label("payload_text"),
                  type_coerce(OutboxEvent.occurred_at, Text).label("occurred_raw"))
+SQLITE_TIME_LENGTH = len("2026-11-27 04:12:00.123456")  # SQLAlchemy's SQLite DATETIME storage format
 PLAIN = re.compile(r"[A-Za-z0-9._:+-]*")  # text that is its own JSON string body
 EVENT_TEMPLATE = ('{"event_id":%s,"tenant_code":%s,"aggregate_type":%s,"aggregate_id":%s,"aggregate_seq":%d,'
                   '"type":%s,"payload_version":%d,"payload":%s,"occurred_at":%s}')
@@ -62,9 +63,15 @@ def event_text(row: Any, event_id: str) -> str:
     """One event as JSON text: protocol.event_json's object, with the payload passed through as stored."""
     return EVENT_TEMPLATE % (
         _string(event_id), _string(row.tenant_code), _string(row.aggregate_type), _string(row.aggregate_id),
-        row.aggregate_seq, _string(row.type), row.payload_version, row.payload_text,
-        _string(utc_moment(row.occurred_raw).isoformat(timespec="microseconds")),
+        row.aggregate_seq, _string(row.type), row.payload_version, row.payload_text, _wire_time(row.occurred_raw),
     )
+
+
+def _wire_time(value: str | dt.datetime) -> str:
+    """occurred_at as a JSON string, ISO 8601 in UTC with microseconds (as protocol.event_json writes it)."""
+    if isinstance(value, str) and len(value) == SQLITE_TIME_LENGTH and value[10] == " ":
+        return f'"{value[:10]}T{value[11:]}+00:00"'  # SQLite's storage format, already UTC: no parsing
+    return _string(utc_moment(value).isoformat(timespec="microseconds"))
 
 
 def encode_body(batch_id: str, batch: Batch, backlog: int) -> bytes:
