@@ -508,6 +508,17 @@ def test_events_naming_this_node_as_origin_are_refused(client, lixia):
     assert statuses(answer) == ["rejected"] and "names this node" in answer["results"][0]["reason"]
 
 
+def test_payloads_are_stored_exactly_as_sent(client, session, lixia):
+    """Does any text JSON can carry — Chinese, emoji, quotes, backslashes, NUL, control characters — come back
+    unchanged from the store and the case index?"""
+    odd = {"case": {"name": "张三\U0001f600 \"引号\" \\ 反斜杠", "nul": "a\x00b", "tab": "\t\n", "n": [1, 2.5, None, True]}}
+    sent = event(LIXIA_NODE, 1, payload=odd)
+    assert statuses(send(client, lixia, [sent])) == ["accepted"]
+    stored = session.scalars(select(ReceivedEvent)).one()
+    assert stored.payload == odd and stored.occurred_at == DAY
+    assert index_entry(session, sent["aggregate_id"])[4] == {k: v for k, v in odd["case"].items() if k != "number"}
+
+
 def test_a_node_reports_for_places_deep_in_its_subtree(client, session, lixia):
     """Does a county node's event for a village of a town below it count?"""
     village = "370102001001"
