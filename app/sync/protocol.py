@@ -19,8 +19,8 @@ own backlog after this batch, shown per node in the receiver's UI.
 Answers:
 - 200 `{"batch_id": …, "results": [{"event_id": …, "status": "accepted" | "duplicate" | "rejected",
   "reason": "…"}, …]}`, one result per event in the order sent. Duplicates are success: the event
-  is already stored. A rejected event (outside the sender's subtree, malformed) does not stop the
-  others.
+  is already stored. A rejected event (outside the sender's subtree, malformed, or an id already
+  stored for a different event) does not stop the others.
 - 400 the body is not a batch (not JSON, no events, too many): nothing stored.
 - 401 unknown node, unknown or retired key, bad signature, timestamp outside the allowed skew.
 - 409 the batch id was seen before (a replayed request): nothing stored.
