@@ -79,9 +79,9 @@ def case_state(app: Flask, number: str) -> tuple[str, int, int]:
 def submit_online(app: Flask, materials: dict[int, str] | None = None) -> str:
     """A housing application submitted online (申办) at the town, waiting for a clerk."""
     with acting_as(app, "lx_jfl_clerk") as (session, _clerk):
-        offered = services.offered_item(session, TOWN, HOUSING)
-        statuses = {m.position: "paper" for m in offered.item.materials} | (materials or {})
-        checked = services.checked_materials(offered.item, services.WindowApplication(HOUSING, PERSON, statuses),
+        offered = services.offer(session, TOWN, HOUSING)
+        statuses = {m.position: "paper" for m in offered.materials} | (materials or {})
+        checked = services.checked_materials(offered.materials, services.WindowApplication(HOUSING, PERSON, statuses),
                                              FRIDAY)
         case = services._new_case(session, TOWN, offered, PERSON, checked, "", FRIDAY)
         case.channel = "online"

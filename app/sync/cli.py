@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import logging
 import signal
+import sys
 import threading
 
 import click
@@ -53,6 +54,23 @@ def add_command(node_id: str, subtree: str, name: str) -> None:
     for other in overlaps:
         click.echo(f"note: node {other.node_id} ({other.subtree_code}) reports for overlapping places too", err=True)
     _print_key(key)
+
+
+@node_group.command("ensure", help="Register NODE_ID for --subtree with the key --key-id whose secret is read from "
+                                   "standard input, unless it is registered so already (for deployment tools that "
+                                   "keep the keys in their vault). Prints registered, key added or unchanged.")
+@click.argument("node_id")
+@click.option("--subtree", "subtree", required=True, help="12-digit code of the place the node serves.")
+@click.option("--key-id", "key_id", required=True, help="The key's id, as in the node's upstream_key_id.")
+@click.option("--name", default="", help="A name for people (e.g. 历下区节点).")
+def ensure_command(node_id: str, subtree: str, key_id: str, name: str) -> None:
+    secret = sys.stdin.read().strip()  # never an argument: arguments show in `ps` and shell history
+    try:
+        with command_session() as session:
+            outcome = registry.ensure_node_key(session, settings().root_tenant, node_id, subtree, key_id, secret, name)
+    except UserError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(outcome)
 
 
 @node_group.command("rotate", help="Add a key for NODE_ID (printed once); the previous key stays valid until "

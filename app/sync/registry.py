@@ -150,3 +150,40 @@ def _new_key(session: Session, node_id: str) -> NewKey:
     key = SyncNodeKey(node_id=node_id, key_id=f"key-{secrets.token_hex(8)}", secret=secrets.token_urlsafe(32))
     session.add(key)
     return NewKey(node_id, key.key_id, key.secret)
+
+
+# --- keys made elsewhere (deployment: the key lives in the ops vault) -----------------------------------
+
+KEY_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,39}")
+SECRET_PATTERN = re.compile(r"[\x21-\x7e]{32,128}")  # visible ASCII: it goes into a YAML config as is
+
+
+def ensure_node_key(session: Session, root_tenant: str, node_id: str, subtree_code: str, key_id: str,
+                    secret: str, name: str = "") -> str:
+    """Make sure `node_id` is registered for `subtree_code` with the given key (idempotent, for a
+    deployment tool that keeps keys in its vault). Answers what changed: "registered", "key added"
+    or "unchanged"; a different subtree or a key id already used otherwise is refused."""
+    if not KEY_ID_PATTERN.fullmatch(key_id):
+        raise UserError(f"--key-id {key_id!r}: 1–40 letters, digits, '.', '_' or '-'", place="key_id")
+    if not SECRET_PATTERN.fullmatch(secret):
+        raise UserError("the secret must be 32 to 128 visible ASCII characters (e.g. openssl rand -base64 32)",
+                        place="secret")
+    node = session.get(SyncNode, node_id)
+    outcome = "key added"
+    if node is None:
+        add_node(session, root_tenant, node_id, subtree_code, name)
+        session.flush()
+        for made in active_keys(session, node_id):  # add_node made a random first key: this one replaces it
+            session.delete(made)
+        outcome = "registered"
+    elif node.subtree_code != subtree_code:
+        raise UserError(f"node {node_id} is registered for {node.subtree_code}, not {subtree_code}", place="subtree")
+    existing = session.scalars(select(SyncNodeKey).where(SyncNodeKey.key_id == key_id)).one_or_none()
+    if existing is not None:
+        if existing.node_id != node_id or existing.secret != secret or existing.retired_at is not None:
+            raise UserError(f"key id {key_id} is already used by another key (or was retired)", place="key_id")
+        return "unchanged"
+    if len(active_keys(session, node_id)) >= MAX_ACTIVE_KEYS:
+        raise UserError(f"node {node_id} has {MAX_ACTIVE_KEYS} active keys: retire one first", place="key_id")
+    session.add(SyncNodeKey(node_id=node_id, key_id=key_id, secret=secret))
+    return outcome

@@ -79,7 +79,7 @@ def _supply_materials(session: Session, case: Case) -> None:
         raise UserError(message, place=field)
     application = services.WindowApplication(item.basic_code, services.Applicant("", "", "", "", ""),
                                              statuses, deferred)
-    checked = {m.position: m for m in services.checked_materials(item, application, today())}
+    checked = {m.position: m for m in services.checked_materials(item.materials, application, today())}
     for material in case.materials:
         supplied = checked.get(material.position)
         if supplied is not None and f"material_{material.position}" in request.form:  # the rest stay as they are
