@@ -33,8 +33,12 @@ def next_case_number(session: Session, tenant_code: str, day: dt.date) -> str:
 
 
 def _increment(session: Session, tenant_code: str, day: dt.date) -> int:
-    statement = _upsert(session.get_bind().dialect.name)
-    return int(session.execute(statement, {"tenant_code": tenant_code, "day": day}).scalar_one())
+    """On the session's connection, in its transaction: the counter is system bookkeeping (no tenant
+    scope to add), and the ORM's handling of an INSERT on a mapped class cost more than the
+    statement itself, at the start of the stretch the counter row stays locked (scripts/bench)."""
+    connection = session.connection()
+    statement = _upsert(connection.dialect.name)
+    return int(connection.execute(statement, {"tenant_code": tenant_code, "day": day}).scalar_one())
 
 
 @cache
