@@ -274,6 +274,81 @@ def test_a_second_run_changes_nothing(site: Site, release_1: Path) -> None:
         assert {host: r["changed"] for host, r in recap.items()} == dict.fromkeys(recap, 0), run.output[-6000:]
 
 
+# A complete 公共租赁住房 application at 解放路街道 (历下区), as in tests/test_cases_api.py.
+CASE_BODY = {
+    "place": "370102001000", "basic_code": "050090004000",
+    "applicant": {"kind": "person", "name": "张三", "id_number": "11010519491231002X", "contact_name": "张三",
+                  "contact_phone": "13800000000"},
+    "materials": {"1": "paper", "2": "electronic", "3": "paper", "4": "paper"},
+    "window_number": "1",
+}
+NODE_IDS = {"sd-app": "node-370000000000", "jn-app": "node-370100000000", "lx-app": "node-370102000000",
+            "lc-app": "node-370112000000"}
+
+
+def _cli(site: Site, host: str, *args: str) -> str:
+    """The node's own CLI with its settings only, as the playbooks run it."""
+    done = subprocess.run(["env", "-i", "PATH=/usr/bin:/bin", f"GOVHALL_CONFIG={site.base / host / 'etc' / 'govhall.yaml'}",
+                           str(site.base / host / "current" / "venv" / "bin" / "govhall"), *args],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def _query(database: Path, sql: str, *params: object) -> list[tuple[object, ...]]:
+    connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=10)
+    try:
+        return connection.execute(sql, params).fetchall()
+    finally:
+        connection.close()
+
+
+def test_a_case_accepted_on_a_county_reaches_the_province_through_the_city(site: Site) -> None:
+    """With the keys site.yml registered from the vault: does a case a clerk accepts over the API on
+    the 历下区 node reach Jinan from 历下, and the province from Jinan — each event exactly once?"""
+    registered = _cli(site, "jn-app", "sync", "node", "list")
+    assert "node-370102000000" in registered and "local-lixia-key-1" in registered, registered
+    assert "local-jinan-key-1" in _cli(site, "sd-app", "sync", "node", "list")
+
+    token = _cli(site, "lx-app", "staff", "token", "lx_jfl_clerk").strip().splitlines()[-1]
+    address, offset = NODES["lx-app"]
+    request = urllib.request.Request(
+        f"http://{address}:{site.port_base + offset}/api/v1/cases", data=json.dumps(CASE_BODY).encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"}, method="POST")
+    with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 - http://127.0.0.13 above
+        assert answer.status == 201
+        number = json.load(answer)["number"]
+
+    events = "SELECT event_id, from_node FROM sync_received WHERE aggregate_type = 'case' AND aggregate_id = ?"
+    outbox = ("SELECT event_id, upstream_status FROM sync_outbox WHERE aggregate_type = 'case' AND aggregate_id = ? "
+              "ORDER BY id")
+    made = len(_query(site.database("lx-app"), outbox, number))
+    assert made >= 1
+
+    def delivered() -> bool:  # at the province, and the county has the city's answers
+        return (len(_query(site.database("sd-app"), events, number)) >= made
+                and all(status for _, status in _query(site.database("lx-app"), outbox, number)))
+
+    deadline = time.monotonic() + 60
+    while not delivered() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    at_county = _query(site.database("lx-app"), outbox, number)
+    at_city = _query(site.database("jn-app"), events, number)
+    relayed = _query(site.database("jn-app"), outbox, number)
+    at_province = _query(site.database("sd-app"), events, number)
+    assert len(at_province) == made, (at_county, at_city, relayed, at_province)
+    # Each event accepted once at each level: none refused or sent twice, one relay row per event.
+    assert [status for _, status in at_county] == ["accepted"] * made, at_county
+    assert [status for _, status in relayed] == ["accepted"] * made, relayed
+    assert {from_node for _, from_node in at_city} == {NODE_IDS["lx-app"]}
+    assert {from_node for _, from_node in at_province} == {NODE_IDS["jn-app"]}
+    assert sorted(e for e, _ in at_city) == sorted(e for e, _ in relayed) == sorted(e for e, _ in at_province)
+    assert all(str(event).startswith(NODE_IDS["lx-app"] + ":") for event, _ in at_province)
+    assert _query(site.database("sd-app"), "SELECT origin_node FROM sync_case_index WHERE number = ?",
+                  number) == [(NODE_IDS["lx-app"],)]
+    assert _query(site.database("lc-app"), "SELECT count(*) FROM sync_received")[0][0] == 0
+
+
 def _release_2_source(site: Site, release_1: Path) -> Path:
     """Release 1's source with a bumped version and one extra (test-only) migration."""
     source = source_tree(site.dist.parent / "src2")
