@@ -140,9 +140,13 @@ def _utc_text(moment: dt.datetime) -> str:
 def refresh_statistics(connection: Connection) -> None:
     """On PostgreSQL, what autovacuum does a minute or so after a bulk load, done now: the statistics,
     so the first worklists are planned on the real numbers, and the visibility map, without which an
-    index-only scan (the worklist's page and its count) also reads the table, row by row (scripts/bench
-    at 1M cases: 4,500 heap fetches for the city admin's page). VACUUM runs outside a transaction:
-    `connection` is in autocommit mode."""
+    index-only scan (the worklist's page and its count) also reads the table, row by row (1M cases:
+    4,500 heap fetches for the city admin's page, 6.4 ms instead of 2.2). VACUUM runs outside a
+    transaction: `connection` is in autocommit mode.
+
+    With asynchronous commit (synchronous_commit=off, as on the throwaway servers of scripts/test and
+    scripts/bench) PostgreSQL may not mark rows visible to all until their commit records are flushed,
+    so right after the load VACUUM can leave part of the map to autovacuum."""
     if connection.dialect.name == "postgresql":
         for table in ("cases", "case_materials", "review_tasks", "case_pauses", "case_counters"):
             connection.execute(text(f"VACUUM (ANALYZE) {table}"))
