@@ -1,8 +1,10 @@
 """The release version, read from the installed package metadata."""
 
+from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 
 
+@cache  # read once per process: every page footer shows it, and a new release means new processes
 def release_version() -> str:
     try:
         return version("govhall")
