@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -17,9 +18,10 @@ from werkzeug.serving import make_server
 
 
 @contextmanager
-def serve(app: Flask, host: str = "127.0.0.1") -> Iterator[str]:
-    """Serve `app` until the block ends; yields the base URL (no trailing slash)."""
-    server = make_server(host, 0, app, threaded=True)  # port 0: the OS picks a free port
+def serve(app: Any, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """Serve `app` (a Flask app or any WSGI callable) until the block ends; yields the base URL (no
+    trailing slash). Port 0: the OS picks a free one."""
+    server = make_server(host, port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="govhall-live-server", daemon=True)
     thread.start()
     try:

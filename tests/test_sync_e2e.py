@@ -29,7 +29,6 @@ import pytest
 from flask import Flask
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
-from werkzeug.serving import make_server
 
 from app import create_app
 from app.core.db import session_scope
@@ -108,20 +107,6 @@ def sender_for(app: Flask, base_url: str, key: registry.NewKey | tuple[str, str]
 def system(app: Flask) -> Iterator[Session]:
     with session_scope(app.extensions["govhall.sessions"]) as session:
         yield set_scope(session, Scope.system())
-
-
-@contextmanager
-def serve_on(app: Any, port: int) -> Iterator[str]:
-    """Like tests.live_server.serve, on a port chosen before (so a sender can try it while it is down)."""
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="govhall-e2e-upstream", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
 
 
 def free_port() -> int:
@@ -215,7 +200,7 @@ def test_upstream_down_for_a_while_then_everything_arrives_once(node_databases, 
     assert all("cannot connect" in error for error in failures), failures
     assert outbox_statuses(city) == {"unsent": 23}
     assert sender_state(city).consecutive_failures == 4
-    with serve_on(province, port):
+    with serve(province, port=port):
         drain(sender)
     assert_exactly_once(province, expected)
     assert outbox_statuses(city) == {"accepted": 23}
