@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from app.sync import protocol
 from app.sync.models import OutboxEvent
-from app.sync.sender import SenderConfig
+from app.sync.sender import BadAnswer, SenderConfig, post_signed
 
 Cell = tuple[str, dt.date]  # (tenant code, China day)
 MAX_CELLS_PER_REQUEST = 200
@@ -139,14 +139,10 @@ class _Client:
         return found
 
     def _post(self, body: dict[str, Any]) -> Any:
-        raw = json.dumps(body).encode()
-        headers = protocol.signed_headers(self.config.key, self.config.node_id, self.config.key_id, raw,
-                                          int(time.time()))
         try:
-            response = self.http.post(self.url, data=raw, headers=headers,
-                                      timeout=(self.config.timeout, self.config.timeout))
-        except requests.RequestException as exc:
-            raise ReconcileError(f"upstream unreachable: {type(exc).__name__}") from None
+            response = post_signed(self.http, self.config, self.url, json.dumps(body).encode(), int(time.time()))
+        except BadAnswer as exc:
+            raise ReconcileError(f"upstream unreachable: {exc}") from None
         if response.status_code != 200:
             raise ReconcileError(f"upstream answered {response.status_code}: {response.text[:200]}")
         try:

@@ -179,19 +179,8 @@ class Sender:
 
     def _post(self, batch_id: str, batch: Batch, backlog: int) -> list[tuple[str, str]]:
         body = encode_body(batch_id, batch, backlog)
-        headers = protocol.signed_headers(self.config.key, self.config.node_id, self.config.key_id, body,
-                                          int(self.wall_clock()))
-        timeout = (self.config.timeout, self.config.timeout)
-        where = safe_url(self.config.batches_url)
-        try:
-            response = self.http.post(self.config.batches_url, data=body, headers=headers, timeout=timeout)
-        except requests.Timeout:
-            raise BadAnswer(f"{where}: no answer within {self.config.timeout:g} s (timeout)") from None
-        except requests.ConnectionError as exc:
-            raise BadAnswer(f"{where}: cannot connect ({_connection_reason(exc)})") from None
-        except requests.RequestException as exc:
-            raise BadAnswer(f"{where}: request failed ({type(exc).__name__})") from None
-        return parse_answer(response, batch_id, batch.event_ids, where)
+        response = post_signed(self.http, self.config, self.config.batches_url, body, int(self.wall_clock()))
+        return parse_answer(response, batch_id, batch.event_ids, safe_url(self.config.batches_url))
 
     # --- the backlog reported upstream ---
 
@@ -329,6 +318,22 @@ class Sender:
 
 
 # ------------------------------------------------------------ the answer ---
+
+def post_signed(http: requests.Session, config: SenderConfig, url: str, body: bytes,
+                timestamp: int) -> requests.Response:
+    """POST `body` to the upstream signed with this node's key (batches and reconciliation alike);
+    a request that gets no answer at all raises BadAnswer naming why, never the key."""
+    headers = protocol.signed_headers(config.key, config.node_id, config.key_id, body, timestamp)
+    where = safe_url(url)
+    try:
+        return http.post(url, data=body, headers=headers, timeout=(config.timeout, config.timeout))
+    except requests.Timeout:
+        raise BadAnswer(f"{where}: no answer within {config.timeout:g} s (timeout)") from None
+    except requests.ConnectionError as exc:
+        raise BadAnswer(f"{where}: cannot connect ({_connection_reason(exc)})") from None
+    except requests.RequestException as exc:
+        raise BadAnswer(f"{where}: request failed ({type(exc).__name__})") from None
+
 
 def parse_answer(response: requests.Response, batch_id: str, event_ids: Sequence[str],
                  where: str) -> list[tuple[str, str]]:
