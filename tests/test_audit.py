@@ -164,11 +164,13 @@ def test_database_refuses_update_and_delete_of_events(system_session):
         with pytest.raises(DBAPIError, match="append-only"):
             attempt()
         system_session.rollback()
-    event.data = {"n": 99}
+    stored = system_session.get(AuditEvent, event.id)  # `record` writes with Core: load it as the ORM would
+    assert stored is not None
+    stored.data = {"n": 99}
     with pytest.raises(DBAPIError, match="append-only"):
         system_session.flush()
     system_session.rollback()
-    system_session.delete(event)
+    system_session.delete(stored)
     with pytest.raises(DBAPIError, match="append-only"):
         system_session.flush()
     system_session.rollback()

@@ -73,14 +73,21 @@ def _require(refused: Refusal | None) -> None:
 
 
 def _log(session: Session, case: Case, actor: Principal | str, kind: str, **data: Any) -> None:
-    if case.id is None:
-        session.flush()  # a new case: its first event names it by id
+    """The audit event and the upward report (app.sync) of a step, in the caller's transaction."""
     actor_name = actor if isinstance(actor, str) else actor.username
+    new_case = case.id is None
+    if new_case:
+        # Reported first, so one flush writes the case, its materials, tasks and outbox event (the
+        # audit event names the case by id). The order of the locks does not change: a new case's
+        # outbox sequence row is new too (its number was just taken), nobody else can hold it.
+        emit_case_event(session, case, kind, actor_name, data)
+        session.flush()
     record(
         session, tenant_code=case.tenant_code, kind=f"case.{kind}", actor=actor_name,
         subject_type="case", subject_id=case.id, subject_ref=case.number, data=data,
     )
-    emit_case_event(session, case, kind, actor_name, data)  # reported upward (app.sync), same transaction
+    if not new_case:
+        emit_case_event(session, case, kind, actor_name, data)
 
 
 def _move(case: Case, state: CaseState) -> None:

@@ -19,9 +19,25 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import StrEnum
+from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import JSON, Index, Integer, Row, String, Table, UniqueConstraint, func, select, text
+from sqlalchemy import (
+    JSON,
+    Connection,
+    Index,
+    Integer,
+    Row,
+    String,
+    Table,
+    UniqueConstraint,
+    bindparam,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.core.db import Base, UTCDateTime, insert_on_conflict, utcnow
@@ -106,39 +122,93 @@ def event_hash(event: Any) -> str:
 
 def record(session: Session, *, tenant_code: str, kind: str, actor: str, subject_type: str,
            subject_id: int | str, subject_ref: str = "", data: dict[str, Any] | None = None) -> AuditEvent:
-    """Append an event to `tenant_code`'s chain in the caller's transaction (flushes, never commits).
+    """Append an event to `tenant_code`'s chain in the caller's transaction (writes, never commits).
 
     Waits for other transactions appending to the same place (they hold its head row), so a chain
-    never forks. `data` must be JSON (dates become ISO strings); it is stored exactly as hashed."""
-    check_core_write(session, tenant_code, "recording audit events")  # the head row is a Core INSERT
+    never forks. `data` must be JSON (dates become ISO strings); it is stored exactly as hashed.
+    The event and the head are written with Core statements on the session's connection (every
+    case step appends, and the ORM's flush cost several times the statements): the returned
+    event carries its id but is not in the session, and pending ORM changes are not flushed."""
+    check_core_write(session, tenant_code, "recording audit events")  # covers the event and its head
     if not kind or not actor or not subject_type:
         raise ValueError("an audit event needs a kind, an actor and a subject type")
     # What is stored must read back equal to what was hashed: tuples, int keys and dates do not.
     stored_data = json.loads(canonical_json(data or {}))
-    head = _locked_head(session, tenant_code)
+    connection = session.connection()
+    last_seq, last_hash = _locked_head(connection, tenant_code)
     event = AuditEvent(
-        tenant_code=tenant_code, seq=head.last_seq + 1, at=utcnow(), actor=actor, kind=kind,
+        tenant_code=tenant_code, seq=last_seq + 1, at=utcnow(), actor=actor, kind=kind,
         subject_type=subject_type, subject_id=str(subject_id), subject_ref=subject_ref,
-        data=stored_data, prev_hash=head.last_hash,
+        data=stored_data, prev_hash=last_hash,
     )
     event.hash = event_hash(event)
-    head.last_seq, head.last_hash = event.seq, event.hash
-    session.add(event)
-    session.flush()
+    values = {name: getattr(event, name) for name in EVENT_FIELDS}
+    event.id = _append(connection, values)
     return event
 
 
-def _locked_head(session: Session, tenant_code: str) -> AuditHead:
-    """The place's head row, created if missing, locked until the caller's transaction ends.
+EVENTS = cast(Table, AuditEvent.__table__)
+EVENT_FIELDS = ("tenant_code", "seq", "at", "actor", "kind", "subject_type", "subject_id", "subject_ref", "data",
+                "prev_hash", "hash")
+# LOCK_HEAD locks the head until the transaction ends (SQLite has no FOR UPDATE: there the INSERT
+# of `_locked_head` takes the write lock). The place is the parameter `place`: one named like a
+# column of the head would become part of the UPDATE's SET clause.
+LOCK_HEAD = (select(HEADS.c.last_seq, HEADS.c.last_hash).where(HEADS.c.tenant_code == bindparam("place"))
+             .with_for_update())
+MOVE_HEAD = (update(HEADS).where(HEADS.c.tenant_code == bindparam("place"))
+             .values(last_seq=bindparam("seq"), last_hash=bindparam("hash")))
+INSERT_EVENT = insert(EVENTS).returning(EVENTS.c.id)
 
-    PostgreSQL: the INSERT waits for a concurrent creator, then SELECT … FOR UPDATE waits for
-    the holder. SQLite: the INSERT takes the database's single write lock before the head is read."""
-    new_head = insert_on_conflict(session.get_bind().dialect.name, HEADS)
-    session.execute(new_head.values(tenant_code=tenant_code, last_seq=0, last_hash=GENESIS)
-                    .on_conflict_do_nothing(index_elements=["tenant_code"]))
-    query = (select(AuditHead).where(AuditHead.tenant_code == tenant_code).with_for_update()
-             .execution_options(populate_existing=True))
-    return session.execute(query).scalar_one()
+
+def _locked_head(connection: Connection, tenant_code: str) -> tuple[int, str]:
+    """(last seq, last hash) of the place's head, created if missing, locked until the caller's
+    transaction ends.
+
+    PostgreSQL: SELECT … FOR UPDATE waits for the holder; only a missing head costs the INSERT
+    (which waits for a concurrent creator) and a second SELECT. SQLite: the INSERT comes first
+    every time, as it takes the database's single write lock before the head is read (a read
+    first could append on a stale head and fail at the write)."""
+    params = {"place": tenant_code}
+    if connection.dialect.name == "postgresql":
+        row = connection.execute(LOCK_HEAD, params).first()
+        if row is not None:
+            return row.last_seq, row.last_hash
+    connection.execute(_create_head(connection.dialect.name), params)
+    row = connection.execute(LOCK_HEAD, params).one()
+    return row.last_seq, row.last_hash
+
+
+@cache
+def _create_head(dialect: str) -> Any:
+    """Built once per dialect (building it cost more than running it)."""
+    return (insert_on_conflict(dialect, HEADS)
+            .values(tenant_code=bindparam("place"), last_seq=0, last_hash=GENESIS)
+            .on_conflict_do_nothing(index_elements=["tenant_code"]))
+
+
+def _append(connection: Connection, values: dict[str, Any]) -> int:
+    """Insert the event and move the head onto it; the event's id. PostgreSQL does both in one
+    statement (the head's UPDATE as a data-modifying WITH), SQLite in two."""
+    if connection.dialect.name == "postgresql":
+        return int(connection.execute(_append_with_head(), _with_place(values)).scalar_one())
+    event_id = int(connection.execute(INSERT_EVENT, values).scalar_one())
+    connection.execute(MOVE_HEAD, {"place": values["tenant_code"], "seq": values["seq"], "hash": values["hash"]})
+    return event_id
+
+
+def _with_place(values: dict[str, Any]) -> dict[str, Any]:
+    """The event's values with its tenant_code named `place` (see MOVE_HEAD)."""
+    named = dict(values)
+    named["place"] = named.pop("tenant_code")
+    return named
+
+
+@cache
+def _append_with_head() -> Any:
+    """Built once: WITH moved_head AS (UPDATE audit_heads …) INSERT INTO audit_events … RETURNING id.
+    The event's place, seq and hash are the head's new values too (shared parameters)."""
+    values: dict[str, Any] = {name: bindparam("place" if name == "tenant_code" else name) for name in EVENT_FIELDS}
+    return insert(EVENTS).values(values).add_cte(MOVE_HEAD.cte("moved_head")).returning(EVENTS.c.id)
 
 
 # -------------------------------------------------------------------- read ---
