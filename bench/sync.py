@@ -32,11 +32,11 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, func, insert, select, text
+from sqlalchemy.orm import Session
 
-from app.sync import protocol
 from app.sync.models import OutboxEvent, SendAttempt
-from app.sync.queue import QUEUE_COLUMNS, Batch, encode_body, event_text
+from app.sync.queue import encode_body, read_batch
 from bench.api import start_gunicorn, stop_server
 from bench.common import BENCH_SECRET_KEY, REPO, Report, Result, clean_env, log, sqlite_url
 
@@ -169,7 +169,7 @@ def build_city(work: Path, size: int) -> Node:
             towns = [f"3701{county:02d}{town:03d}000" for county in (2, 3, 4, 5, 12, 13) for town in range(1, 11)]
             rows = generated_events(size, towns)
             for first in range(0, size, 10_000):
-                connection.execute(OutboxEvent.__table__.insert(), rows[first:first + 10_000])
+                connection.execute(insert(OutboxEvent), rows[first:first + 10_000])
     finally:
         engine.dispose()
     log(f"sync: backlog generated in {time.perf_counter() - start:.1f} s")
@@ -340,19 +340,17 @@ def check_received(db: Path, size: int) -> None:
 # --- the baseline -------------------------------------------------------------------------------------
 
 def batch_bodies(db: Path) -> list[bytes]:
-    """The batches `sync once` sends (same events, same encoding), built once in memory for the POST loop."""
+    """The batches `sync once` sends (same events, same encoding), built once in memory for the POST loop
+    (every event is unsent at this point)."""
     engine = create_engine(sqlite_url(db))
-    bodies = []
+    bodies: list[bytes] = []
+    after = 0
     try:
-        with engine.connect() as connection:
-            total = connection.scalar(select(func.count()).select_from(OutboxEvent.__table__)) or 0
-            for first in range(0, total, BATCH_SIZE):
-                query = select(*QUEUE_COLUMNS).order_by(OutboxEvent.id).offset(first).limit(BATCH_SIZE)
-                rows = connection.execute(query).all()
-                event_ids = [protocol.local_event_id(CITY_NODE, row.id) for row in rows]
-                batch = Batch([row.id for row in rows], event_ids,
-                              [event_text(row, event_id) for row, event_id in zip(rows, event_ids, strict=True)], None)
-                bodies.append(encode_body(os.urandom(16).hex(), batch, total - first - len(rows)))
+        with Session(engine) as session:
+            total = session.scalar(select(func.count()).select_from(OutboxEvent.__table__)) or 0
+            while (batch := read_batch(session, CITY_NODE, BATCH_SIZE, after=after)).ids:
+                after = batch.ids[-1]
+                bodies.append(encode_body(os.urandom(16).hex(), batch, total - len(bodies) * BATCH_SIZE))
     finally:
         engine.dispose()
     return bodies

@@ -455,6 +455,65 @@ def test_run_stops_when_asked_and_releases_the_lease(sync_app, sender, upstream)
     assert state_of(sync_app).lease_owner == ""
 
 
+# --- draining: two batches on the wire ---
+
+def meeting_upstream(statuses: list[int]) -> Any:
+    """A receiver whose first two requests each wait until the other has arrived (so they cannot have
+    been sent one after the other), answering the n-th request with HTTP statuses[n] (200: all accepted)."""
+    both, calls, lock = threading.Barrier(2, timeout=5), [], threading.Lock()
+
+    def callback(request: Any) -> tuple[int, dict[str, str], str]:
+        with lock:
+            calls.append(request)
+            number = len(calls) - 1
+        if number < 2:
+            both.wait()
+        if statuses[number] != 200:
+            return statuses[number], {}, json.dumps({"error": "maintenance"})
+        return answer_all()(request)
+    return callback
+
+
+def test_a_drain_keeps_two_batches_on_the_wire_and_marks_every_event(sync_app, sender, upstream):
+    """While a backlog drains, is the next batch posted before the previous one is answered, and is every
+    event marked once, with an attempt per batch?"""
+    add_events(sync_app, 12)  # batches of 5, 5, 2
+    upstream.add_callback(responses.POST, BATCHES, callback=meeting_upstream([200, 200, 200]))
+    outcomes = list(sender.drain())
+    assert [(o.kind, o.events) for o in outcomes] == [(SENT, 5), (SENT, 5), (SENT, 2), (EMPTY, 0)]
+    assert unsent(sync_app) == 0 and len(upstream.calls) == 3
+    assert [a.events for a in attempts_of(sync_app)] == [5, 5, 2]
+    sent_ids = [e["event_id"] for call in upstream.calls for e in json.loads(call.request.body)["events"]]
+    assert len(sent_ids) == len(set(sent_ids)) == 12
+
+
+def test_a_failure_in_a_drain_keeps_its_backoff_and_marks_the_batch_that_got_through(sync_app, sender, clock,
+                                                                                     upstream):
+    """If the first of two batches on the wire fails and the second is stored, is the second marked, the
+    first left unsent with its backoff (not reset by the later success), and sent on the retry?"""
+    add_events(sync_app, 12)
+    upstream.add_callback(responses.POST, BATCHES, callback=meeting_upstream([503, 200, 200, 200]))
+    outcomes = list(sender.drain())
+    assert [(o.kind, o.events) for o in outcomes] == [(SENT, 5), (ERROR, 5)]
+    assert unsent(sync_app) == 7  # the failed batch and the one never read
+    state = state_of(sync_app)
+    assert state.consecutive_failures == 1 and state.next_attempt_at == clock.now + dt.timedelta(seconds=1)
+    assert [o.kind for o in sender.drain()] == [WAITING]
+    clock.advance(1)
+    assert [(o.kind, o.events) for o in sender.drain()] == [(SENT, 5), (SENT, 2), (EMPTY, 0)]
+    assert unsent(sync_app) == 0 and state_of(sync_app).consecutive_failures == 0
+
+
+def test_a_drain_stopped_early_still_marks_the_batch_on_the_wire(sync_app, sender, upstream):
+    """If the worker stops after the first batch (SIGTERM), is the batch already posted marked too?"""
+    add_events(sync_app, 12)
+    upstream.add_callback(responses.POST, BATCHES, callback=meeting_upstream([200, 200, 200]))
+    drain = sender.drain()
+    assert next(drain).kind == SENT
+    drain.close()
+    assert len(upstream.calls) == 2 and unsent(sync_app) == 2
+
+
 def test_a_worker_in_a_long_backoff_keeps_renewing_its_lease(sync_app, sender, clock, upstream):
     """During a 5-minute backoff, does `sync run` wake often enough to keep its lease (and show as running)?"""
     add_events(sync_app, 1)
@@ -475,8 +534,8 @@ def test_the_worker_survives_its_own_database_failing(sync_app, sender, monkeypa
     def unavailable(honour_backoff: bool = True) -> None:
         raise OperationalError("SELECT 1", {}, ConnectionRefusedError("database restarting"))
 
-    monkeypatch.setattr(sender, "send_once", unavailable)
-    outcome = sender._send_once_surviving_the_database()
+    monkeypatch.setattr(sender, "_gate", lambda *args: unavailable())
+    [outcome] = list(sender._drain_surviving_the_database(threading.Event()))
     assert outcome.kind == ERROR and outcome.error == "this node's database: ConnectionRefusedError"
     assert sender._pause(outcome) == pytest.approx(5.0)
 

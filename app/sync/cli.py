@@ -21,7 +21,18 @@ from app.cli import command_session
 from app.core.errors import UserError
 from app.core.web import settings
 from app.sync import registry
-from app.sync.sender import BUSY, ERROR, SENT, WAITING, Outcome, Sender, SenderConfig, SyncNotConfigured, safe_url
+from app.sync.sender import (
+    BUSY,
+    EMPTY,
+    ERROR,
+    SENT,
+    WAITING,
+    Outcome,
+    Sender,
+    SenderConfig,
+    SyncNotConfigured,
+    safe_url,
+)
 from app.sync.status import SyncStatus, sync_status
 
 
@@ -195,15 +206,14 @@ def once_command(now: bool) -> None:
 
 
 def _send_until_empty(sender: Sender, totals: dict[str, int], honour_backoff: bool) -> Outcome:
-    while True:
-        outcome = sender.send_once(honour_backoff=honour_backoff)
-        if outcome.kind != SENT:
-            return outcome
-        totals["batches"] += 1
-        for key in ("events", "accepted", "duplicates", "rejected"):
-            totals[key] += getattr(outcome, key)
-        if not outcome.more:
-            return outcome
+    """Drain the queue; the last outcome says how it ended."""
+    last = Outcome(EMPTY)
+    for last in sender.drain(honour_backoff=honour_backoff):
+        if last.kind == SENT:
+            totals["batches"] += 1
+            for key in ("events", "accepted", "duplicates", "rejected"):
+                totals[key] += getattr(last, key)
+    return last
 
 
 @sync_group.command("run", help="The sync worker: send whenever there are events, retry with backoff after "

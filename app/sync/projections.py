@@ -11,11 +11,11 @@ the same order and cannot deadlock.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
+import orjson
 from sqlalchemy import JSON, CursorResult, Table, Text, bindparam, column, delete, func, select, update
 from sqlalchemy import cast as cast_
 from sqlalchemy.orm import Session
@@ -72,24 +72,20 @@ class Bulk:
             values = (cast_(records.c[name], JSON) if name in self.json_columns else records.c[name]
                       for name in self.columns)
             self.insert = self.insert.from_select(list(self.columns), select(*values))
+        else:  # JSON columns are bound as the text _record made (the column type would encode them again)
+            self.insert = self.insert.values({name: bindparam(name, type_=Text if name in self.json_columns
+                                                              else table.c[name].type) for name in self.columns})
 
     def execute(self, statement: Any, rows: Sequence[Row]) -> CursorResult[Any]:
         """Run `statement` (made from `self.insert`) for `rows`, in their order."""
-        if self.postgres:
-            params: Any = {"rows": json.dumps([self._record(row) for row in rows], default=_json_value)}
-        else:
-            params = [{name: row[name] for name in self.columns} for row in rows]
+        records = [self._record(row) for row in rows]
+        params: Any = {"rows": orjson.dumps(records).decode()} if self.postgres else records
         return cast(CursorResult[Any], self.session.execute(statement, params))
 
     def _record(self, row: Row) -> dict[str, Any]:
-        return {name: json.dumps(row[name]) if name in self.json_columns else row[name] for name in self.columns}
-
-
-def _json_value(value: Any) -> str:
-    """Times and days as PostgreSQL reads them back into the record's typed columns."""
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat()
-    raise TypeError(f"cannot send {type(value).__name__} in a bulk insert")
+        """orjson writes times as ISO 8601, which PostgreSQL reads back into the record's typed columns."""
+        return {name: protocol.json_text(row[name]) if name in self.json_columns else row[name]
+                for name in self.columns}
 
 
 # --- the batch -----------------------------------------------------------------------------------------
@@ -109,9 +105,47 @@ def store_events(session: Session, rows: Sequence[Row]) -> set[str]:
     events waits on the unique index and then finds them there, so an event is never stored twice."""
     if not rows:
         return set()
+    ordered = sorted(rows, key=lambda row: row["event_id"])
+    if session.get_bind().dialect.name == "sqlite":
+        return _store_events_sqlite(session, ordered)
     bulk = Bulk(session, RECEIVED, RECEIVED_COLUMNS)
     statement = bulk.insert.on_conflict_do_nothing(index_elements=["event_id"]).returning(RECEIVED.c.event_id)
-    return set(bulk.execute(statement, sorted(rows, key=lambda row: row["event_id"])).scalars())
+    return set(bulk.execute(statement, ordered).scalars())
+
+
+# sync_received's columns in the order _sqlite_record gives them: JSON and times last, converted.
+SQLITE_COLUMNS = (*(name for name in RECEIVED_COLUMNS if name not in ("payload", "occurred_at", "received_at")),
+                  "payload", "occurred_at", "received_at")
+SQLITE_STORE = (f"INSERT INTO {RECEIVED.name} ({', '.join(SQLITE_COLUMNS)}) "  # noqa: S608 — names of this module
+                f"VALUES ({', '.join('?' * len(SQLITE_COLUMNS))}) ON CONFLICT (event_id) DO NOTHING")
+
+
+def _store_events_sqlite(session: Session, rows: Sequence[Row]) -> set[str]:
+    """SQLite: look up which ids are stored, then one executemany of the new rows as the driver takes
+    them (SQLAlchemy's per-row work costs more than SQLite's). The batch holds SQLite's single write lock
+    since remember_batch, so no other writer can store these ids in between — and if one ever did, the
+    row count says so and the whole batch fails (to be resent) rather than count an event twice."""
+    ids = [row["event_id"] for row in rows]
+    known = set(session.scalars(select(RECEIVED.c.event_id).where(RECEIVED.c.event_id.in_(ids))))
+    new = [row for row in rows if row["event_id"] not in known]
+    if new:
+        received_at = _sqlite_time(new[0]["received_at"])  # one time for the whole batch
+        records = [_sqlite_record(row, received_at) for row in new]
+        stored = session.connection().exec_driver_sql(SQLITE_STORE, records).rowcount
+        if stored != len(new):
+            raise RuntimeError(f"sync_received: {len(new) - stored} of {len(new)} events stored meanwhile by "
+                               "another writer; the batch is refused and will be resent")
+    return {row["event_id"] for row in new}
+
+
+def _sqlite_record(row: Row, received_at: str) -> tuple[Any, ...]:
+    """A row as SQLAlchemy would store it in SQLite: JSON as text, times in UTC as text."""
+    plain = tuple(row[name] for name in SQLITE_COLUMNS[:-3])
+    return (*plain, protocol.json_text(row["payload"]), _sqlite_time(row["occurred_at"]), received_at)
+
+
+def _sqlite_time(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 IDENTITY = ("tenant_code", "aggregate_type", "aggregate_id", "aggregate_seq", "type")

@@ -39,8 +39,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import json
 from collections.abc import Iterable
 from typing import Any
+
+import orjson
 
 BATCHES_PATH = "/api/sync/v1/batches"
 RECONCILE_PATH = "/api/sync/v1/reconcile"
@@ -97,3 +100,13 @@ def event_json(row: Any, event_id: str) -> dict[str, Any]:
 
 def local_event_id(node_id: str, row_id: int) -> str:
     return f"{node_id}:{row_id}"
+
+
+def json_text(value: Any) -> str:
+    """Compact JSON text of a decoded document, as stored and sent. orjson is an order of magnitude
+    faster than the standard encoder on the hot paths (a batch stores 500 payloads); the few values it
+    refuses (integers beyond 64 bits, lone surrogates) go through the standard encoder instead."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # orjson.JSONEncodeError is one
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)

@@ -4,6 +4,11 @@ One sender per database: a lease in the single `sync_sender_state` row (id 1), t
 UPDATE, keeps a second `govhall sync run` on the same database idle instead of sending too. Each
 step is its own short transaction, so no database lock is held while a batch is on the wire.
 
+While a backlog drains (`drain`, used by `sync once` and `sync run`), up to `sync_batches_in_flight`
+batches are on the wire at once, posted from worker threads: the upstream checks one batch while it
+stores another, and this node reads the next batch and marks the last meanwhile. All database work
+stays on the calling thread.
+
 Delivery is at least once: events are marked sent only after the upstream's 200. A crash between
 the POST and the marking means the batch goes again later, and the receiver answers those events
 as duplicates (stored once by their global id). Failures back off exponentially with full jitter,
@@ -18,7 +23,9 @@ import random
 import secrets
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,6 +71,7 @@ class SenderConfig:
     key_id: str
     key: str = field(repr=False)  # the HMAC secret: never printed, logged or stored in an error
     batch_size: int = 500
+    in_flight: int = 2  # batches on the wire at once while draining
     timeout: float = 10.0
     backoff_base: float = 1.0
     backoff_max: float = 300.0
@@ -76,8 +84,9 @@ class SenderConfig:
         return cls(
             upstream_url=settings.upstream_url, node_id=settings.effective_node_id,
             key_id=settings.upstream_key_id, key=settings.upstream_key, batch_size=settings.sync_batch_size,
-            timeout=settings.sync_timeout_seconds, backoff_base=settings.sync_backoff_base_seconds,
-            backoff_max=settings.sync_backoff_max_seconds, idle=settings.sync_idle_seconds,
+            in_flight=settings.sync_batches_in_flight, timeout=settings.sync_timeout_seconds,
+            backoff_base=settings.sync_backoff_base_seconds, backoff_max=settings.sync_backoff_max_seconds,
+            idle=settings.sync_idle_seconds,
         )
 
     def __repr__(self) -> str:
@@ -130,6 +139,30 @@ class Outcome:
     lease_owner: str = ""
 
 
+Answer = list[tuple[str, str]]  # (status, reason) per event, in the order sent
+
+
+@dataclass(frozen=True)
+class InFlight:
+    """A batch posted (or being posted) and the time it started, until its answer is recorded."""
+
+    batch: Batch
+    batch_id: str
+    start: dt.datetime  # `clock` time, for sync_attempts
+    started: float  # monotonic, for the duration
+    answer: Future[Answer]
+
+
+def _run_here(post: Callable[..., Answer], *args: Any) -> Future[Answer]:
+    """Post on the calling thread (send_once), giving the answer or the failure as a done Future."""
+    future: Future[Answer] = Future()
+    try:
+        future.set_result(post(*args))
+    except BadAnswer as exc:
+        future.set_exception(exc)
+    return future
+
+
 # ------------------------------------------------------------------ sender ---
 
 class Sender:
@@ -143,6 +176,7 @@ class Sender:
         self.sessions, self.config = sessions, config
         self.owner = owner or lease.default_owner()
         self.http = http or requests.Session()
+        self._own_http, self._local = http is None, threading.local()
         # `clock` times the backoff and the lease (stored times); `wall_clock` stamps the signed
         # timestamp the receiver checks against its own clock. Tests move either on its own.
         self.clock, self.jitter, self.wall_clock = clock, jitter, wall_clock
@@ -154,33 +188,108 @@ class Sender:
     def send_once(self, honour_backoff: bool = True) -> Outcome:
         """Send at most one batch: take the lease, honour the backoff, read, sign, POST, record.
         `honour_backoff=False` is for an operator who fixed the cause and says "try now"."""
-        now = self.clock()
         with self._session() as session:  # one short transaction: lease, schedule, the batch
-            holder = self._take_lease(session, now)
-            if holder:
-                return Outcome(BUSY, lease_owner=holder)
-            next_attempt_at = session.scalar(select(SenderState.next_attempt_at).where(SenderState.id == STATE_ID))
-            if honour_backoff and next_attempt_at is not None and next_attempt_at > now:
-                return Outcome(WAITING, next_attempt_at=next_attempt_at)
+            refusal = self._gate(session, honour_backoff)
+            if refusal is not None:
+                return refusal
             batch = read_batch(session, self.config.node_id, self.config.batch_size)
             backlog = self._backlog_after(session, batch)
         if not batch.ids:
             return Outcome(EMPTY)
-        return self._deliver(batch, backlog)
+        return self._finish(self._dispatch(_run_here, batch, backlog))
 
-    def _deliver(self, batch: Batch, backlog: int) -> Outcome:
+    def _gate(self, session: Session, honour_backoff: bool) -> Outcome | None:
+        """BUSY if another sender holds the lease, WAITING while a retry is not due; None to go on."""
+        now = self.clock()
+        holder = self._take_lease(session, now)
+        if holder:
+            return Outcome(BUSY, lease_owner=holder)
+        next_attempt_at = session.scalar(select(SenderState.next_attempt_at).where(SenderState.id == STATE_ID))
+        if honour_backoff and next_attempt_at is not None and next_attempt_at > now:
+            return Outcome(WAITING, next_attempt_at=next_attempt_at)
+        return None
+
+    # --- a backlog, several batches on the wire ---
+
+    def drain(self, honour_backoff: bool = True) -> Iterator[Outcome]:
+        """Send batch after batch until the queue is empty or one fails: an Outcome per batch, in the
+        order read, then a last one that is EMPTY, BUSY or WAITING — or the ERROR, after the batches
+        still on the wire (which may have been stored upstream) are marked. A caller that stops early
+        still gets those marked."""
+        with self._session() as session:
+            refusal = self._gate(session, honour_backoff)
+        if refusal is not None:
+            yield refusal
+            return
+        pending: deque[InFlight] = deque()
+        with ThreadPoolExecutor(self.config.in_flight, thread_name_prefix="sync-post") as pool:
+            try:
+                yield from self._pipeline(pool, pending)
+            finally:
+                while pending:
+                    self._finish(pending.popleft(), after_failure=True)
+
+    def _pipeline(self, pool: ThreadPoolExecutor, pending: deque[InFlight]) -> Iterator[Outcome]:
+        after, exhausted, last = 0, False, Outcome(EMPTY)
+        while True:
+            while not exhausted and len(pending) < self.config.in_flight:
+                flight, last = self._launch(pool, after)
+                if flight is None:
+                    exhausted = True
+                else:
+                    pending.append(flight)
+                    after, exhausted = flight.batch.ids[-1], not flight.batch.more
+            if not pending:
+                yield last
+                return
+            outcome = self._finish(pending.popleft())
+            if outcome.kind == ERROR:
+                while pending:
+                    yield self._finish(pending.popleft(), after_failure=True)
+                yield outcome
+                return
+            yield outcome
+
+    def _launch(self, pool: ThreadPoolExecutor, after: int) -> tuple[InFlight | None, Outcome]:
+        """Read the batch after event id `after` (the ones before are on the wire) and post it from the
+        pool; None and why not when the queue is empty or the lease was lost."""
+        with self._session() as session:
+            holder = self._take_lease(session, self.clock())
+            if holder:
+                return None, Outcome(BUSY, lease_owner=holder)
+            batch = read_batch(session, self.config.node_id, self.config.batch_size, after=after)
+            backlog = self._backlog_after(session, batch)
+        if not batch.ids:
+            return None, Outcome(EMPTY)
+        return self._dispatch(pool.submit, batch, backlog), Outcome(EMPTY)
+
+    def _dispatch(self, run: Callable[..., Future[Answer]], batch: Batch, backlog: int) -> InFlight:
         batch_id = secrets.token_hex(16)  # fresh per attempt: the receiver refuses a batch id it has seen
-        started, start_clock = time.monotonic(), self.clock()
-        try:
-            results = self._post(batch_id, batch, backlog)
-        except BadAnswer as exc:
-            return self._record_failure(batch, batch_id, start_clock, started, str(exc))
-        return self._record_success(batch, batch_id, results, start_clock, started)
+        start, started = self.clock(), time.monotonic()
+        return InFlight(batch, batch_id, start, started, run(self._post, batch_id, batch, backlog))
 
-    def _post(self, batch_id: str, batch: Batch, backlog: int) -> list[tuple[str, str]]:
+    def _finish(self, flight: InFlight, after_failure: bool = False) -> Outcome:
+        """Wait for the upstream's answer and record it. After a failure in the same drain, a success
+        is marked but leaves the failure's backoff in place."""
+        try:
+            results = flight.answer.result()
+        except BadAnswer as exc:
+            return self._record_failure(flight, str(exc))
+        return self._record_success(flight, results, reset_failures=not after_failure)
+
+    def _post(self, batch_id: str, batch: Batch, backlog: int) -> Answer:
         body = encode_body(batch_id, batch, backlog)
-        response = post_signed(self.http, self.config, self.config.batches_url, body, int(self.wall_clock()))
+        response = post_signed(self._http(), self.config, self.config.batches_url, body, int(self.wall_clock()))
         return parse_answer(response, batch_id, batch.event_ids, safe_url(self.config.batches_url))
+
+    def _http(self) -> requests.Session:
+        """The calling thread's HTTP session (requests does not promise one is safe to share); an
+        injected one (tests) is used by every thread."""
+        if not self._own_http or threading.current_thread() is threading.main_thread():
+            return self.http
+        if not hasattr(self._local, "http"):
+            self._local.http = requests.Session()
+        return self._local.http
 
     # --- the backlog reported upstream ---
 
@@ -192,34 +301,34 @@ class Sender:
             self._backlog = None  # empty after this batch: recount next time (new events arrive)
             return 0
         if self._backlog is None or time.monotonic() - self._counted_at > BACKLOG_RECOUNT_SECONDS:
-            self._backlog = count_unsent(session)
+            self._backlog = count_unsent(session)  # batches still on the wire count too: an estimate
             self._counted_at = time.monotonic()
-        return max(self._backlog - len(batch.ids), 0)
+        self._backlog = max(self._backlog - len(batch.ids), 0)
+        return self._backlog
 
     # --- recording ---
 
-    def _record_success(self, batch: Batch, batch_id: str, results: list[tuple[str, str]],
-                        start: dt.datetime, started: float) -> Outcome:
-        now = self.clock()
+    def _record_success(self, flight: InFlight, results: Answer, reset_failures: bool = True) -> Outcome:
+        now, batch = self.clock(), flight.batch
         statuses = [status for status, _reason in results]
         counts = {kind: statuses.count(kind) for kind in (protocol.ACCEPTED, protocol.DUPLICATE, protocol.REJECTED)}
         with self._session() as session:
             mark_sent(session, batch.ids, results, now)
-            session.add(SendAttempt(batch_id=batch_id, started_at=start, duration_ms=_ms_since(started),
-                                    events=len(batch.ids), outcome="ok", accepted=counts[protocol.ACCEPTED],
-                                    duplicates=counts[protocol.DUPLICATE], rejected=counts[protocol.REJECTED]))
-            session.execute(update(SenderState).where(SenderState.id == STATE_ID).values(
-                last_attempt_at=now, last_success_at=now, consecutive_failures=0, next_attempt_at=None))
-        if self._backlog is not None:
-            self._backlog -= len(batch.ids)
+            session.add(SendAttempt(batch_id=flight.batch_id, started_at=flight.start,
+                                    duration_ms=_ms_since(flight.started), events=len(batch.ids), outcome="ok",
+                                    accepted=counts[protocol.ACCEPTED], duplicates=counts[protocol.DUPLICATE],
+                                    rejected=counts[protocol.REJECTED]))
+            success: dict[str, Any] = {"last_attempt_at": now, "last_success_at": now}
+            if reset_failures:
+                success |= {"consecutive_failures": 0, "next_attempt_at": None}
+            session.execute(update(SenderState).where(SenderState.id == STATE_ID).values(**success))
         if counts[protocol.REJECTED]:
             log.warning("upstream rejected %d of %d events (see sync_outbox.upstream_reason)",
                         counts[protocol.REJECTED], len(batch.ids))
         return Outcome(SENT, events=len(batch.ids), accepted=counts[protocol.ACCEPTED],
                        duplicates=counts[protocol.DUPLICATE], rejected=counts[protocol.REJECTED], more=batch.more)
 
-    def _record_failure(self, batch: Batch, batch_id: str, start: dt.datetime, started: float,
-                        error: str) -> Outcome:
+    def _record_failure(self, flight: InFlight, error: str) -> Outcome:
         now = self.clock()
         with self._session() as session:
             state = session.get(SenderState, STATE_ID, with_for_update=True)
@@ -229,13 +338,14 @@ class Sender:
                                   self.jitter)
             state.next_attempt_at = now + dt.timedelta(seconds=delay)
             state.last_attempt_at, state.last_error, state.last_error_at = now, error, now
-            session.add(SendAttempt(batch_id=batch_id, started_at=start, duration_ms=_ms_since(started),
-                                    events=len(batch.ids), outcome="error", error=error))
+            session.add(SendAttempt(batch_id=flight.batch_id, started_at=flight.start,
+                                    duration_ms=_ms_since(flight.started), events=len(flight.batch.ids),
+                                    outcome="error", error=error))
             failures, next_at = state.consecutive_failures, state.next_attempt_at
         self._backlog = None  # a long outage: recount once it is over
         log.warning("sync batch of %d events failed (%d in a row), next attempt in %.1f s: %s",
-                    len(batch.ids), failures, delay, error)
-        return Outcome(ERROR, events=len(batch.ids), error=error, next_attempt_at=next_at, more=True)
+                    len(flight.batch.ids), failures, delay, error)
+        return Outcome(ERROR, events=len(flight.batch.ids), error=error, next_attempt_at=next_at, more=True)
 
     # --- the lease ---
 
@@ -247,7 +357,7 @@ class Sender:
         return "" if taken else holder
 
     def take_lease(self) -> bool:
-        """Take or renew the lease on its own (the run loop does it as part of send_once)."""
+        """Take or renew the lease on its own (sending does it at every batch)."""
         with self._session() as session:
             return not self._take_lease(session, self.clock())
 
@@ -259,25 +369,26 @@ class Sender:
     # --- the worker loop ---
 
     def run(self, stop: threading.Event) -> None:
-        """Send while there is work and no backoff to wait for; otherwise pause. Returns once `stop`
-        is set (the batch in flight is finished first), with the lease released."""
+        """Drain while there is work and no backoff to wait for; otherwise pause. Returns once `stop`
+        is set (the batches in flight are finished first), with the lease released."""
         busy_reported, sent, pruned_at = "", 0, -PRUNE_EVERY_SECONDS
         try:
             while not stop.is_set():
                 if time.monotonic() - pruned_at >= PRUNE_EVERY_SECONDS:
                     self.prune_attempts()
                     pruned_at = time.monotonic()
-                outcome = self._send_once_surviving_the_database()
-                if outcome.kind == BUSY and outcome.lease_owner != busy_reported:
-                    log.info("another sender holds the sync lease (%s): waiting", outcome.lease_owner)
-                busy_reported = outcome.lease_owner if outcome.kind == BUSY else ""
-                sent += outcome.events if outcome.kind == SENT else 0
-                if outcome.kind == SENT and outcome.more:
+                last = Outcome(EMPTY)
+                for last in self._drain_surviving_the_database(stop):
+                    sent += last.events if last.kind == SENT else 0
+                if last.kind == BUSY and last.lease_owner != busy_reported:
+                    log.info("another sender holds the sync lease (%s): waiting", last.lease_owner)
+                busy_reported = last.lease_owner if last.kind == BUSY else ""
+                if last.kind == SENT:  # stopped in the middle of a drain
                     continue
                 if sent:  # the queue is drained (or a failure interrupted it)
                     log.info("backlog sent: %d event(s) since the last report", sent)
                     sent = 0
-                stop.wait(self._pause(outcome))
+                stop.wait(self._pause(last))
         finally:
             self.release()
 
@@ -292,15 +403,19 @@ class Sender:
             return 0  # the send that follows reports the database's state
         return int(result.rowcount)  # type: ignore[attr-defined]
 
-    def _send_once_surviving_the_database(self) -> Outcome:
-        """A worker outlives a database restart or failover: the step is retried after a pause."""
+    def _drain_surviving_the_database(self, stop: threading.Event) -> Iterator[Outcome]:
+        """A worker outlives a database restart or failover: the drain ends with an ERROR outcome and
+        is retried after a pause. Stops between batches once `stop` is set."""
         try:
-            return self.send_once()
+            for outcome in self.drain():
+                yield outcome
+                if stop.is_set():
+                    return
         except DBAPIError as exc:
             error = f"this node's database: {type(exc.orig).__name__ if exc.orig else type(exc).__name__}"
             log.error("sync: %s; retrying in %.0f s", error, DATABASE_RETRY_SECONDS)
-            return Outcome(ERROR, error=error,
-                           next_attempt_at=self.clock() + dt.timedelta(seconds=DATABASE_RETRY_SECONDS))
+            yield Outcome(ERROR, error=error,
+                          next_attempt_at=self.clock() + dt.timedelta(seconds=DATABASE_RETRY_SECONDS))
 
     def _pause(self, outcome: Outcome) -> float:
         """Until the retry is due after a failure, waking at least every third of the lease to renew it
