@@ -35,7 +35,7 @@ import requests
 from sqlalchemy import create_engine, func, insert, select, text
 from sqlalchemy.orm import Session
 
-from app.sync.models import OutboxEvent, SendAttempt
+from app.sync.models import OutboxEvent, OutboxPayload, SendAttempt
 from app.sync.queue import encode_body, read_batch
 from bench.api import start_gunicorn, stop_server
 from bench.common import BENCH_SECRET_KEY, REPO, Report, Result, clean_env, log, sqlite_url
@@ -169,7 +169,11 @@ def build_city(work: Path, size: int) -> Node:
             towns = [f"3701{county:02d}{town:03d}000" for county in (2, 3, 4, 5, 12, 13) for town in range(1, 11)]
             rows = generated_events(size, towns)
             for first in range(0, size, 10_000):
-                connection.execute(insert(OutboxEvent), rows[first:first + 10_000])
+                chunk = rows[first:first + 10_000]
+                connection.execute(insert(OutboxEvent), [{k: v for k, v in row.items() if k != "payload"}
+                                                         for row in chunk])
+                connection.execute(insert(OutboxPayload), [{"id": row["id"], "payload": row["payload"]}
+                                                           for row in chunk])
     finally:
         engine.dispose()
     log(f"sync: backlog generated in {time.perf_counter() - start:.1f} s")
@@ -187,7 +191,7 @@ def generated_events(size: int, towns: list[str]) -> list[dict[str, Any]]:
         at = start + dt.timedelta(seconds=n * 3)
         number = f"{town}{at:%Y%m%d}{case_no % 1_000_000:06d}"
         rows.append({
-            "event_id": None, "tenant_code": town, "aggregate_type": "case", "aggregate_id": number,
+            "id": n + 1, "event_id": None, "tenant_code": town, "aggregate_type": "case", "aggregate_id": number,
             "aggregate_seq": step + 1, "type": f"case.{STEPS[step]}", "payload_version": 1,
             "payload": case_payload(rng, number, town, STEPS[step], at), "occurred_at": at,
             "sent_at": None, "upstream_status": "", "upstream_reason": "",

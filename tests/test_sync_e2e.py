@@ -328,8 +328,11 @@ def test_a_sender_killed_mid_batch_loses_and_doubles_nothing(node_databases, app
             if second.poll() is None:
                 second.kill()
     assert_exactly_once(province, expected)
-    resent = stored - marked  # stored before the kill but never marked: duplicates on the resend
-    assert outbox_statuses(city) == {"accepted": 31 - resent, "duplicate": resent}
+    # Stored before the restart but never marked: duplicates on the resend — the held batch, and with two
+    # on the wire maybe the batch posted after it (its request may still be stored after the kill).
+    statuses = outbox_statuses(city)
+    assert statuses["duplicate"] in ({5} if in_flight == 1 else {5, 10})
+    assert statuses == {"accepted": 31 - statuses["duplicate"], "duplicate": statuses["duplicate"]}
     assert sender_state(city).lease_owner == ""  # released on SIGTERM
     assert "took over the sync lease" in log.read_text(errors="replace")
 

@@ -32,6 +32,7 @@ from app.sync.cli import sync_group
 from app.sync.models import (
     CaseIndexEntry,
     OutboxEvent,
+    OutboxPayload,
     PlaceDayCount,
     ReceivedEvent,
     RejectedEvent,
@@ -609,8 +610,9 @@ def relay_app(demo_url: str) -> Iterator[Flask]:
 def outbox_rows(app: Flask) -> list[tuple[Any, ...]]:
     session = set_scope(app.extensions["govhall.sessions"](), Scope.system())
     try:
-        query = select(OutboxEvent.event_id, OutboxEvent.aggregate_seq, OutboxEvent.tenant_code, OutboxEvent.type,
-                       OutboxEvent.payload, OutboxEvent.occurred_at, OutboxEvent.sent_at).order_by(OutboxEvent.id)
+        query = (select(OutboxEvent.event_id, OutboxEvent.aggregate_seq, OutboxEvent.tenant_code, OutboxEvent.type,
+                        OutboxPayload.payload, OutboxEvent.occurred_at, OutboxEvent.sent_at)
+                 .join(OutboxPayload, OutboxPayload.id == OutboxEvent.id).order_by(OutboxEvent.id))
         return [tuple(row) for row in session.execute(query)]
     finally:
         session.close()

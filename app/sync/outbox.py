@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from app.core.audit import canonical_json
 from app.core.db import insert_on_conflict, utcnow
 from app.core.tenancy import ScopeViolation, check_core_write, get_scope
-from app.sync.models import AggregateHead, OutboxEvent
+from app.sync.models import AggregateHead, OutboxEvent, OutboxPayload
 
 if TYPE_CHECKING:
     from app.cases.models import Case
@@ -63,13 +63,14 @@ def emit_many(session: Session, events: list[NewEvent], chunk: int = 500) -> Non
     for start in range(0, len(events), chunk):
         part = events[start:start + chunk]
         seqs = _bump_heads(session, [(e.aggregate_type, e.aggregate_id) for e in part])
-        session.execute(insert(OutboxEvent), [
+        ids = session.scalars(insert(OutboxEvent).returning(OutboxEvent.id, sort_by_parameter_order=True), [
             {"tenant_code": e.tenant_code, "aggregate_type": e.aggregate_type, "aggregate_id": e.aggregate_id,
-             "aggregate_seq": seq, "type": e.type, "payload_version": e.payload_version,
-             "payload": json.loads(canonical_json(e.payload)), "occurred_at": now,
+             "aggregate_seq": seq, "type": e.type, "payload_version": e.payload_version, "occurred_at": now,
              "upstream_status": "", "upstream_reason": ""}
             for e, seq in zip(part, seqs, strict=True)
-        ])
+        ]).all()
+        session.execute(insert(OutboxPayload), [{"id": event_id, "payload": json.loads(canonical_json(e.payload))}
+                                                for event_id, e in zip(ids, part, strict=True)])
 
 
 def _bump_heads(session: Session, keys: list[tuple[str, str]]) -> list[int]:

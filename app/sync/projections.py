@@ -12,20 +12,23 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from functools import cache
 from typing import Any, cast
 
 import orjson
-from sqlalchemy import JSON, CursorResult, Table, Text, bindparam, column, delete, func, select, update
+from sqlalchemy import JSON, CursorResult, Date, Table, Text, bindparam, column, delete, func, select, update
 from sqlalchemy import cast as cast_
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
-from app.core.db import insert_on_conflict
+from app.core.db import UTCDateTime, insert_on_conflict
 from app.core.tenancy import subtree_range
 from app.sync import protocol
 from app.sync.models import (
     CaseIndexEntry,
     OutboxEvent,
+    OutboxPayload,
     PlaceDayCount,
     ReceivedEvent,
     RejectedEvent,
@@ -38,15 +41,14 @@ REJECTED = cast(Table, RejectedEvent.__table__)
 CASE_INDEX = cast(Table, CaseIndexEntry.__table__)
 DAY_COUNTS = cast(Table, PlaceDayCount.__table__)
 OUTBOX = cast(Table, OutboxEvent.__table__)
+OUTBOX_PAYLOADS = cast(Table, OutboxPayload.__table__)
 SEEN = cast(Table, SeenBatch.__table__)
 NODES = cast(Table, SyncNode.__table__)
 Row = dict[str, Any]  # a checked event, with the columns of sync_received
 RECEIVED_COLUMNS = (*protocol.EVENT_FIELDS, "from_node", "received_at")
-RELAYED_COLUMNS = (*protocol.EVENT_FIELDS, "sent_at", "upstream_status", "upstream_reason")  # of sync_outbox
-
-
-def _insert(session: Session, table: Table) -> Any:
-    return insert_on_conflict(session.get_bind().dialect.name, table)
+# of sync_outbox (the payload goes to sync_outbox_payloads)
+RELAYED_COLUMNS = (*(name for name in protocol.EVENT_FIELDS if name != "payload"), "sent_at", "upstream_status",
+                   "upstream_reason")
 
 
 class Bulk:
@@ -59,11 +61,11 @@ class Bulk:
     element in Python: each costs tens of ms per 500 events.) JSON columns travel as text inside the
     document and are cast back: json_to_recordset cannot unpack a \\u0000 escape, the json type keeps it."""
 
-    def __init__(self, session: Session, table: Table, columns: Sequence[str]) -> None:
-        self.session, self.columns = session, tuple(columns)
+    def __init__(self, dialect: str, table: Table, columns: tuple[str, ...]) -> None:
+        self.columns = columns
         self.json_columns = {name for name in self.columns if isinstance(table.c[name].type, JSON)}
-        self.postgres = session.get_bind().dialect.name == "postgresql"
-        self.insert = _insert(session, table)
+        self.postgres = dialect == "postgresql"
+        self.insert = insert_on_conflict(dialect, table)
         if self.postgres:
             records = (func.json_to_recordset(cast_(bindparam("rows", type_=Text), JSON))
                        .table_valued(*(column(name, Text if name in self.json_columns else table.c[name].type)
@@ -75,17 +77,65 @@ class Bulk:
         else:  # JSON columns are bound as the text _record made (the column type would encode them again)
             self.insert = self.insert.values({name: bindparam(name, type_=Text if name in self.json_columns
                                                               else table.c[name].type) for name in self.columns})
+            self.stored_as = {name: _sqlite_storage(table.c[name].type) for name in self.columns}
 
-    def execute(self, statement: Any, rows: Sequence[Row]) -> CursorResult[Any]:
+    @staticmethod
+    def of(session: Session, table: Table, columns: Sequence[str]) -> Bulk:
+        """The Bulk for these columns, built once per process: building the statements costs more
+        than running them."""
+        return _bulk(session.get_bind().dialect.name, table, tuple(columns))
+
+    def execute(self, session: Session, statement: Any, rows: Sequence[Row]) -> CursorResult[Any]:
         """Run `statement` (made from `self.insert`) for `rows`, in their order."""
         records = [self._record(row) for row in rows]
         params: Any = {"rows": orjson.dumps(records).decode()} if self.postgres else records
-        return cast(CursorResult[Any], self.session.execute(statement, params))
+        return cast(CursorResult[Any], session.execute(statement, params))
+
+    def write(self, session: Session, statement: Any, rows: Sequence[Row]) -> int:
+        """`execute` for a statement without RETURNING; the rows it changed. SQLite: the statement is
+        compiled once and run by the driver's executemany, with the values converted here as SQLAlchemy
+        would store them — its per-row work costs more than SQLite's own."""
+        if self.postgres:
+            return int(self.execute(session, statement, rows).rowcount)
+        sql, names = _sqlite_compiled(statement)
+        records = [tuple(self.stored_as[name](row[name]) for name in names) for row in rows]
+        return int(session.connection().exec_driver_sql(sql, records).rowcount)
 
     def _record(self, row: Row) -> dict[str, Any]:
         """orjson writes times as ISO 8601, which PostgreSQL reads back into the record's typed columns."""
         return {name: protocol.json_text(row[name]) if name in self.json_columns else row[name]
                 for name in self.columns}
+
+
+@cache
+def _bulk(dialect: str, table: Table, columns: tuple[str, ...]) -> Bulk:
+    return Bulk(dialect, table, columns)
+
+
+@cache
+def _sqlite_compiled(statement: Any) -> tuple[str, tuple[str, ...]]:
+    """The SQL with ? placeholders and the names of the values, in their order."""
+    compiled = statement.compile(dialect=sqlite.dialect())
+    return str(compiled), tuple(compiled.positiontup)
+
+
+def _sqlite_storage(column_type: Any) -> Callable[[Any], Any]:
+    """How SQLAlchemy stores a value of this column type in SQLite."""
+    if isinstance(column_type, JSON):
+        return protocol.json_text
+    if isinstance(column_type, UTCDateTime):
+        return _sqlite_time
+    if isinstance(column_type, Date):
+        return lambda day: None if day is None else day.isoformat()
+    return lambda value: value
+
+
+def _sqlite_time(moment: dt.datetime | None) -> str | None:
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime given; use app.core.db.utcnow()")
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 # --- the batch -----------------------------------------------------------------------------------------
@@ -95,9 +145,15 @@ def remember_batch(session: Session, node_id: str, batch_id: str, now: dt.dateti
     skew are dropped: a replay of them carries a timestamp the skew check refuses anyway."""
     session.execute(delete(SEEN).where(SEEN.c.node_id == node_id,
                                        SEEN.c.received_at < now - dt.timedelta(seconds=2 * skew_seconds)))
-    statement = (_insert(session, SEEN).values(node_id=node_id, batch_id=batch_id, received_at=now)
-                 .on_conflict_do_nothing(index_elements=["node_id", "batch_id"]).returning(SEEN.c.batch_id))
-    return session.execute(statement).first() is not None
+    statement = _remember(session.get_bind().dialect.name)
+    return session.execute(statement, {"n": node_id, "b": batch_id, "at": now}).first() is not None
+
+
+@cache
+def _remember(dialect: str) -> Any:
+    return (insert_on_conflict(dialect, SEEN)
+            .values(node_id=bindparam("n"), batch_id=bindparam("b"), received_at=bindparam("at", type_=UTCDateTime))
+            .on_conflict_do_nothing(index_elements=["node_id", "batch_id"]).returning(SEEN.c.batch_id))
 
 
 def store_events(session: Session, rows: Sequence[Row]) -> set[str]:
@@ -106,46 +162,34 @@ def store_events(session: Session, rows: Sequence[Row]) -> set[str]:
     if not rows:
         return set()
     ordered = sorted(rows, key=lambda row: row["event_id"])
-    if session.get_bind().dialect.name == "sqlite":
-        return _store_events_sqlite(session, ordered)
-    bulk = Bulk(session, RECEIVED, RECEIVED_COLUMNS)
-    statement = bulk.insert.on_conflict_do_nothing(index_elements=["event_id"]).returning(RECEIVED.c.event_id)
-    return set(bulk.execute(statement, ordered).scalars())
+    bulk = Bulk.of(session, RECEIVED, RECEIVED_COLUMNS)
+    if bulk.postgres:
+        return set(bulk.execute(session, _store_new(bulk), ordered).scalars())
+    return _store_new_sqlite(session, bulk, ordered)
 
 
-# sync_received's columns in the order _sqlite_record gives them: JSON and times last, converted.
-SQLITE_COLUMNS = (*(name for name in RECEIVED_COLUMNS if name not in ("payload", "occurred_at", "received_at")),
-                  "payload", "occurred_at", "received_at")
-SQLITE_STORE = (f"INSERT INTO {RECEIVED.name} ({', '.join(SQLITE_COLUMNS)}) "  # noqa: S608 — names of this module
-                f"VALUES ({', '.join('?' * len(SQLITE_COLUMNS))}) ON CONFLICT (event_id) DO NOTHING")
+@cache
+def _store_new(bulk: Bulk) -> Any:
+    return bulk.insert.on_conflict_do_nothing(index_elements=["event_id"]).returning(RECEIVED.c.event_id)
 
 
-def _store_events_sqlite(session: Session, rows: Sequence[Row]) -> set[str]:
-    """SQLite: look up which ids are stored, then one executemany of the new rows as the driver takes
-    them (SQLAlchemy's per-row work costs more than SQLite's). The batch holds SQLite's single write lock
-    since remember_batch, so no other writer can store these ids in between — and if one ever did, the
-    row count says so and the whole batch fails (to be resent) rather than count an event twice."""
-    ids = [row["event_id"] for row in rows]
-    known = set(session.scalars(select(RECEIVED.c.event_id).where(RECEIVED.c.event_id.in_(ids))))
-    new = [row for row in rows if row["event_id"] not in known]
-    if new:
-        received_at = _sqlite_time(new[0]["received_at"])  # one time for the whole batch
-        records = [_sqlite_record(row, received_at) for row in new]
-        stored = session.connection().exec_driver_sql(SQLITE_STORE, records).rowcount
-        if stored != len(new):
-            raise RuntimeError(f"sync_received: {len(new) - stored} of {len(new)} events stored meanwhile by "
-                               "another writer; the batch is refused and will be resent")
-    return {row["event_id"] for row in new}
+@cache
+def _ignore_known(bulk: Bulk) -> Any:
+    return bulk.insert.on_conflict_do_nothing(index_elements=["event_id"])
 
 
-def _sqlite_record(row: Row, received_at: str) -> tuple[Any, ...]:
-    """A row as SQLAlchemy would store it in SQLite: JSON as text, times in UTC as text."""
-    plain = tuple(row[name] for name in SQLITE_COLUMNS[:-3])
-    return (*plain, protocol.json_text(row["payload"]), _sqlite_time(row["occurred_at"]), received_at)
-
-
-def _sqlite_time(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+def _store_new_sqlite(session: Session, bulk: Bulk, rows: Sequence[Row]) -> set[str]:
+    """SQLite's driver returns no rows from executemany, so the new rows are told by their ids: SQLite
+    numbers a table's rows upwards, and the batch holds the database's single write lock since
+    remember_batch, so every row above the highest id before the insert is one of this batch's. A drain
+    (all new) and a resend (none new) need no look-up at all."""
+    before = session.scalar(select(func.coalesce(func.max(RECEIVED.c.id), 0)))
+    stored = bulk.write(session, _ignore_known(bulk), rows)
+    if stored == len(rows):
+        return {row["event_id"] for row in rows}
+    if stored == 0:
+        return set()
+    return set(session.scalars(select(RECEIVED.c.event_id).where(RECEIVED.c.id > before)))
 
 
 IDENTITY = ("tenant_code", "aggregate_type", "aggregate_id", "aggregate_seq", "type")
@@ -205,13 +249,20 @@ def project_case_index(session: Session, rows: Iterable[Row], now: dt.datetime) 
     entries = [{"number": number, "tenant_code": row["tenant_code"], "origin_node": origin_of(row["event_id"]),
                 "last_seq": row["aggregate_seq"], "last_type": row["type"], "snapshot": row["payload"]["case"],
                 "updated_at": now} for number, row in sorted(latest.items())]
-    bulk = Bulk(session, CASE_INDEX, list(entries[0]))
+    bulk = Bulk.of(session, CASE_INDEX, CASE_INDEX_COLUMNS)
+    bulk.write(session, _newer_case_state(bulk), entries)
+
+
+CASE_INDEX_COLUMNS = ("number", "tenant_code", "origin_node", "last_seq", "last_type", "snapshot", "updated_at")
+
+
+@cache
+def _newer_case_state(bulk: Bulk) -> Any:
     newer = bulk.insert.excluded
-    statement = bulk.insert.on_conflict_do_update(
-        index_elements=["number"], set_={name: newer[name] for name in entries[0] if name != "number"},
+    return bulk.insert.on_conflict_do_update(
+        index_elements=["number"], set_={name: newer[name] for name in CASE_INDEX_COLUMNS if name != "number"},
         where=CASE_INDEX.c.last_seq < newer.last_seq,
     )
-    bulk.execute(statement, entries)
 
 
 def count_place_days(session: Session, rows: Iterable[Row]) -> None:
@@ -219,11 +270,15 @@ def count_place_days(session: Session, rows: Iterable[Row]) -> None:
     counts = Counter((row["tenant_code"], protocol.china_day(row["occurred_at"]), row["type"]) for row in rows)
     if not counts:
         return
-    bulk = Bulk(session, DAY_COUNTS, ("tenant_code", "day", "type", "count"))
-    statement = bulk.insert.on_conflict_do_update(index_elements=["tenant_code", "day", "type"],
-                                                  set_={"count": DAY_COUNTS.c.count + bulk.insert.excluded.count})
-    bulk.execute(statement, [{"tenant_code": code, "day": day, "type": kind, "count": count}
-                             for (code, day, kind), count in sorted(counts.items())])
+    bulk = Bulk.of(session, DAY_COUNTS, ("tenant_code", "day", "type", "count"))
+    bulk.write(session, _added_counts(bulk), [{"tenant_code": code, "day": day, "type": kind, "count": count}
+                                                for (code, day, kind), count in sorted(counts.items())])
+
+
+@cache
+def _added_counts(bulk: Bulk) -> Any:
+    return bulk.insert.on_conflict_do_update(index_elements=["tenant_code", "day", "type"],
+                                             set_={"count": DAY_COUNTS.c.count + bulk.insert.excluded.count})
 
 
 def relay(session: Session, rows: Sequence[Row]) -> None:
@@ -231,9 +286,17 @@ def relay(session: Session, rows: Sequence[Row]) -> None:
     as they came (`outbox.emit` would make them this node's events and number them anew)."""
     if not rows:
         return
-    bulk = Bulk(session, OUTBOX, RELAYED_COLUMNS)
-    bulk.execute(bulk.insert, [{**row, "sent_at": None, "upstream_status": "", "upstream_reason": ""}
-                               for row in rows])
+    bulk = Bulk.of(session, OUTBOX, RELAYED_COLUMNS)
+    queued = [{**row, "sent_at": None, "upstream_status": "", "upstream_reason": ""} for row in rows]
+    ids: dict[str, int] = dict(bulk.execute(session, _queued_ids(bulk), queued).all())  # type: ignore[arg-type]
+    payloads = Bulk.of(session, OUTBOX_PAYLOADS, ("id", "payload"))
+    payloads.write(session, payloads.insert, [{"id": ids[row["event_id"]], "payload": row["payload"]}
+                                                for row in rows])
+
+
+@cache
+def _queued_ids(bulk: Bulk) -> Any:
+    return bulk.insert.returning(OUTBOX.c.event_id, OUTBOX.c.id)
 
 
 def origin_of(event_id: str) -> str:

@@ -19,7 +19,7 @@ from sqlalchemy import Text, case, cast, func, literal, select, type_coerce, upd
 from sqlalchemy.orm import Session
 
 from app.sync import protocol
-from app.sync.models import OutboxEvent
+from app.sync.models import OutboxEvent, OutboxPayload
 
 UNSENT = OutboxEvent.sent_at.is_(None)
 SQLITE_TIME_LENGTH = len("2026-11-27 04:12:00.123456")  # SQLAlchemy's SQLite DATETIME storage format
@@ -40,8 +40,9 @@ class Batch:
 def read_batch(session: Session, node_id: str, size: int, after: int = 0) -> Batch:
     """Up to `size` unsent events in id order after id `after` (earlier ones may be on the wire), plus
     one more to learn what is left (memory is one batch, however long the queue)."""
-    query = (select(*wire_columns(session.get_bind().dialect.name, node_id)).where(UNSENT, OutboxEvent.id > after)
-             .order_by(OutboxEvent.id).limit(size + 1))
+    query = (select(*wire_columns(session.get_bind().dialect.name, node_id))
+             .join_from(OutboxEvent, OutboxPayload, OutboxPayload.id == OutboxEvent.id)
+             .where(UNSENT, OutboxEvent.id > after).order_by(OutboxEvent.id).limit(size + 1))
     rows = session.execute(query).all()
     extra = rows[size] if len(rows) > size else None
     rows = rows[:size]
@@ -64,7 +65,7 @@ def wire_columns(dialect: str, node_id: str) -> tuple[Any, ...]:
             + literal(',"aggregate_seq":') + cast(OutboxEvent.aggregate_seq, Text)
             + literal(',"type":') + quoted(OutboxEvent.type)
             + literal(',"payload_version":') + cast(OutboxEvent.payload_version, Text)
-            + literal(',"payload":') + cast(OutboxEvent.payload, Text) + literal(',"occurred_at":'))
+            + literal(',"payload":') + cast(OutboxPayload.payload, Text) + literal(',"occurred_at":'))
     return (OutboxEvent.id, event_id.label("event_id"), head.label("head"),
             type_coerce(OutboxEvent.occurred_at, Text).label("occurred_raw"))
 
