@@ -9,7 +9,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select, update
 
-from app.cases import deadlines, idempotency, queries, services, workflow
+from app.cases import deadlines, idempotency, queries, services, store, workflow
 from app.cases.idempotency import CaseRequestKey
 from app.cases.models import Case, CaseCounter
 from app.core.audit import AuditEvent
@@ -85,6 +85,7 @@ def submit_online(app: Flask, materials: dict[int, str] | None = None) -> str:
                                              FRIDAY)
         case = services._new_case(session, TOWN, offered, PERSON, checked, "", FRIDAY)
         case.channel = "online"
+        store.write_new_case(session, case)  # a new case is written by its first step's event: none here
         return case.number
 
 

@@ -258,11 +258,11 @@ def _new_case(session: Session, place: str, offered: Offer, applicant: Applicant
     )
     for material in materials:
         material.tenant_code = place
-    # Empty collections instead of lazy loads; the first audit event flushes the whole new case at once.
+    # Empty collections instead of lazy loads. Not added to the session: its first step's audit
+    # event writes the whole new case at once (workflow._log, app.cases.store).
     case.materials, case.tasks, case.pauses = materials, [], []
     # The number last: taking it locks the place's counter until the commit (see open_at_window).
     case.number = next_case_number(session, place, today)
-    session.add(case)
     return case
 
 

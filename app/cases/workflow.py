@@ -24,6 +24,7 @@ from app.cases.states import (
     RESULT_RETURNED,
     CaseState,
 )
+from app.cases.store import write_new_case
 from app.core.audit import record
 from app.core.auth import Principal
 from app.core.db import utcnow
@@ -77,11 +78,11 @@ def _log(session: Session, case: Case, actor: Principal | str, kind: str, **data
     actor_name = actor if isinstance(actor, str) else actor.username
     new_case = case.id is None
     if new_case:
-        # Reported first, so one flush writes the case, its materials, tasks and outbox event (the
-        # audit event names the case by id). The order of the locks does not change: a new case's
-        # outbox sequence row is new too (its number was just taken), nobody else can hold it.
+        # Written with Core (app.cases.store), now that the step has set its fields: the audit
+        # event names the case by id. Reported first: the order of the locks does not change, as
+        # a new case's outbox sequence row is new too (its number was just taken).
         emit_case_event(session, case, kind, actor_name, data)
-        session.flush()
+        write_new_case(session, case)
     record(
         session, tenant_code=case.tenant_code, kind=f"case.{kind}", actor=actor_name,
         subject_type="case", subject_id=case.id, subject_ref=case.number, data=data,
