@@ -89,6 +89,7 @@ GOAL_API_RATIO = 0.3
 GOAL_ACCEPT_PER_S = 200.0
 GOAL_GENERATION_PER_S = 1_000_000 / 180  # "a few minutes" for a million: at most 3
 CONCURRENCY = 4
+ACCEPT_ROUNDS = 3
 
 
 @dataclass(frozen=True)
@@ -522,21 +523,41 @@ def measure_accept(url: str, database: str, folder: Path, work: Path, scale: Sca
             report.notes.append(f"{database}: the first accepted case got {first}, not the number after the "
                                 f"{generated_today} generated today: the counters did not continue")
         load(server.port, "POST", "/api/v1/cases", headers, 20, 201, body)
-        cpu_before = group_cpu_seconds(server.process.pid)
-        elapsed, latencies = load(server.port, "POST", "/api/v1/cases", headers, scale.accepts, 201, body)
-        cpu_after = group_cpu_seconds(server.process.pid)
+        rates, latencies, cpu = accept_rounds(server, headers, body, scale.accepts)
     finally:
         stop_server(server)
-    rate = scale.accepts / elapsed
-    report.add(Result(f"accept cases over HTTP (POST /api/v1/cases, gunicorn -w {WORKERS}, {database})", [rate],
-                      "req/s", f">= {GOAL_ACCEPT_PER_S:g}", rate >= GOAL_ACCEPT_PER_S))
+    rate = statistics.median(rates)
+    report.add(Result(f"accept cases over HTTP (POST /api/v1/cases, gunicorn -w {WORKERS}, {database})", rates,
+                      "req/s", f">= {GOAL_ACCEPT_PER_S:g} (median of {ACCEPT_ROUNDS} rounds)",
+                      rate >= GOAL_ACCEPT_PER_S))
     report.add(Result("  latency per acceptance", latencies, "ms"))
-    if cpu_before is not None and cpu_after is not None:
-        report.add(Result("  server CPU per acceptance", [(cpu_after - cpu_before) * 1000 / scale.accepts], "ms"))
-    report.facts.append(f"acceptance ({database}): {scale.accepts} cases at {CLERK.place} in {elapsed:.1f} s, "
+    if cpu:
+        report.add(Result("  server CPU per acceptance", cpu, "ms"))
+    report.facts.append(f"acceptance ({database}): {scale.accepts} cases at {CLERK.place} in {ACCEPT_ROUNDS} rounds "
+                        f"({', '.join(f'{r:.0f}' for r in rates)} req/s), "
                         f"concurrency {CONCURRENCY}; the first took number {first}, after the {generated_today} "
                         f"generated there today; {acceptance_statements(url, folder, body)} SQL statements each "
                         "(in-process, the token's principal cached)")
+
+
+def accept_rounds(server: Server, headers: dict[str, str], body: Callable[[], bytes],
+                  accepts: int) -> tuple[list[float], list[float], list[float]]:
+    """`accepts` acceptances in ACCEPT_ROUNDS rounds: (req/s, latencies in ms, server CPU ms per
+    acceptance) per round. The goal is judged on the median round: one run on a shared machine
+    swings with whatever else runs at that moment."""
+    rates: list[float] = []
+    latencies: list[float] = []
+    cpu: list[float] = []
+    per_round = accepts // ACCEPT_ROUNDS
+    for _ in range(ACCEPT_ROUNDS):
+        cpu_before = group_cpu_seconds(server.process.pid)
+        elapsed, round_latencies = load(server.port, "POST", "/api/v1/cases", headers, per_round, 201, body)
+        cpu_after = group_cpu_seconds(server.process.pid)
+        rates.append(per_round / elapsed)
+        latencies.extend(round_latencies)
+        if cpu_before is not None and cpu_after is not None:
+            cpu.append((cpu_after - cpu_before) * 1000 / per_round)
+    return rates, latencies, cpu
 
 
 def acceptance_statements(url: str, folder: Path, body: Callable[[], bytes]) -> int:
