@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import typing
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Text, case, cast, func, literal, select, type_coerce, update
+from sqlalchemy import Dialect, Integer, Table, Text, bindparam, cast, func, literal, select, type_coerce, update
 from sqlalchemy.orm import Session
 
 from app.sync import protocol
@@ -40,15 +42,27 @@ class Batch:
 def read_batch(session: Session, node_id: str, size: int, after: int = 0) -> Batch:
     """Up to `size` unsent events in id order after id `after` (earlier ones may be on the wire), plus
     one more to learn what is left (memory is one batch, however long the queue)."""
-    query = (select(*wire_columns(session.get_bind().dialect.name, node_id))
-             .join_from(OutboxEvent, OutboxPayload, OutboxPayload.id == OutboxEvent.id)
-             .where(UNSENT, OutboxEvent.id > after).order_by(OutboxEvent.id).limit(size + 1))
-    rows = session.execute(query).all()
+    sql, names, values = _batch_query(session.get_bind().dialect, node_id)
+    values = values | {"after": after, "limit": size + 1}
+    params: Any = tuple(values[name] for name in names) if names else values
+    rows = session.connection().exec_driver_sql(sql, params).all()
     extra = rows[size] if len(rows) > size else None
     rows = rows[:size]
     return Batch(ids=[row.id for row in rows], event_ids=[row.event_id for row in rows],
                  events=[row.head + _wire_time(row.occurred_raw) + "}" for row in rows],
                  next_oldest_at=utc_moment(extra.occurred_raw) if extra is not None else None)
+
+
+@lru_cache(maxsize=16)  # per engine's dialect: a test suite makes many engines
+def _batch_query(dialect: Dialect, node_id: str) -> tuple[str, tuple[str, ...], dict[str, Any]]:
+    """The batch query compiled once per process: SQL, the order of its parameters (positional drivers)
+    and their values. Building and compiling the expression costs five times running it."""
+    query = (select(*wire_columns(dialect.name, node_id))
+             .join_from(OutboxEvent, OutboxPayload, OutboxPayload.id == OutboxEvent.id)
+             .where(UNSENT, OutboxEvent.id > bindparam("after", type_=Integer)).order_by(OutboxEvent.id)
+             .limit(bindparam("limit", type_=Integer)))
+    compiled = query.compile(dialect=dialect)
+    return str(compiled), tuple(compiled.positiontup or ()), dict(compiled.params)
 
 
 def wire_columns(dialect: str, node_id: str) -> tuple[Any, ...]:
@@ -93,23 +107,19 @@ def utc_moment(value: str | dt.datetime) -> dt.datetime:
 # --- after the answer ---
 
 def mark_sent(session: Session, ids: list[int], results: list[tuple[str, str]], now: dt.datetime) -> None:
-    """Accepted and duplicate events in one UPDATE; each rejected event with its reason."""
-    delivered = [i for i, (status, _r) in zip(ids, results, strict=True) if status != protocol.REJECTED]
-    duplicates = [i for i, (status, _r) in zip(ids, results, strict=True) if status == protocol.DUPLICATE]
-    if delivered:
-        status: Any = protocol.ACCEPTED
-        if duplicates and len(duplicates) < len(delivered):
-            status = case((OutboxEvent.id.in_(duplicates), protocol.DUPLICATE), else_=protocol.ACCEPTED)
-        elif duplicates:
-            status = protocol.DUPLICATE
-        session.execute(update(OutboxEvent).where(OutboxEvent.id.in_(delivered))
-                        .values(sent_at=now, upstream_status=status, upstream_reason="")
-                        .execution_options(synchronize_session=False))
-    for event_id, (status, reason) in zip(ids, results, strict=True):
-        if status == protocol.REJECTED:
-            session.execute(update(OutboxEvent).where(OutboxEvent.id == event_id)
-                            .values(sent_at=now, upstream_status=protocol.REJECTED, upstream_reason=reason)
-                            .execution_options(synchronize_session=False))
+    """One UPDATE per answer (accepted, duplicate, each reason of refusal), on the session's connection:
+    usually one for the whole batch."""
+    groups: dict[tuple[str, str], list[int]] = {}
+    for row_id, (status, reason) in zip(ids, results, strict=True):
+        groups.setdefault((status, reason if status == protocol.REJECTED else ""), []).append(row_id)
+    connection = session.connection()
+    for (status, reason), group in groups.items():
+        connection.execute(MARK, {"ids": group, "at": now, "status": status, "reason": reason})
+
+
+OUTBOX = typing.cast(Table, OutboxEvent.__table__)
+MARK = (update(OUTBOX).where(OUTBOX.c.id.in_(bindparam("ids", expanding=True)))
+        .values(sent_at=bindparam("at"), upstream_status=bindparam("status"), upstream_reason=bindparam("reason")))
 
 
 def count_unsent(session: Session) -> int:
