@@ -23,6 +23,10 @@ from app.core.tenancy import Scope, install_scoping, set_scope
 from app.demo.loader import DEMO_PASSWORD, load_demo
 from tests.databases import REPO, PostgresDatabases, SqliteDatabases
 
+# The live server fixture (browser and sync e2e tests) as a plugin of the whole suite: registered here,
+# before any test module imports tests.live_server, so pytest can rewrite its asserts whatever the order.
+pytest_plugins = ["tests.live_server"]
+
 ROOT = "370100000000"
 TENANTS_DIR = REPO / "tenants"
 # Places used throughout the cross-tenant tests (all in the shipped Jinan files).

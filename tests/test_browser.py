@@ -27,7 +27,6 @@ from app.halls.models import RoleGrant, Staff, Window
 from app.tenants.models import Tenant
 from tests.conftest import LIXIA_JIEFANGLU, TENANTS_DIR
 
-pytest_plugins = ["tests.live_server"]
 pytestmark = pytest.mark.browser
 
 CHROMIUM = os.environ.get("GOVHALL_TEST_CHROMIUM", "/usr/bin/chromium")

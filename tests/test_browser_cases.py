@@ -22,7 +22,6 @@ from app.demo.loader import DEMO_PASSWORD
 from tests.cases_helpers import RESIDENCE, file_case
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, TIMEOUT_MS, _browser_or_skip
 
-pytest_plugins = ["tests.live_server"]
 pytestmark = pytest.mark.browser
 
 FRIDAY = dt.date(2026, 11, 27)
