@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
 from app import create_app
@@ -36,6 +36,7 @@ from app.core.tenancy import Scope, set_scope
 from app.sync import registry
 from app.sync.models import OutboxEvent, PlaceDayCount, ReceivedEvent, RejectedEvent, SenderState
 from app.sync.outbox import emit
+from app.sync.restore import Rebase, after_restore, describe
 from app.sync.sender import EMPTY, ERROR, SENT, Outcome, Sender, SenderConfig
 from tests.conftest import LICHENG_SHANDALU, LIXIA, LIXIA_JIEFANGLU, TENANTS_DIR, make_settings
 from tests.live_server import serve
@@ -491,3 +492,52 @@ def test_key_rotation_loses_nothing(node_databases, apps):
         drain(sender_for(city, base, new, CITY_NODE, owner="new-config"))
     assert_exactly_once(province, expected)
     assert outbox_statuses(city) == {"accepted": 18}
+
+
+# --- restore from a backup ----------------------------------------------------------------------------
+
+def restore_backup_taken_at(app: Flask, last_row: int) -> None:
+    """As if the node's database were restored from a backup taken when `last_row` was its newest outbox
+    row: later rows are gone and the numbering goes on from there."""
+    with system(app) as session:
+        session.execute(delete(OutboxEvent).where(OutboxEvent.id > last_row))
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text("SELECT setval(pg_get_serial_sequence('sync_outbox', 'id'), :n)"), {"n": last_row})
+
+
+def sequence_of(event_id: str) -> int:
+    return int(event_id.rpartition(":")[2])
+
+
+def test_a_restored_node_numbers_new_events_after_what_the_upstream_holds(node_databases, apps):
+    """After a restore from a backup older than what the province holds, is a new event refused (and the
+    refusal says what to run), and after `sync after-restore` do new events arrive, numbered after the
+    upstream's highest, with the restore itself reported?"""
+    province = node_app(apps, node_databases(), PROVINCE)
+    city = node_app(apps, node_databases(), CITY)
+    key = register(province, CITY_NODE, CITY)
+    sent = make_cases(city, LIXIA_JIEFANGLU, 6)
+    numbers = [sequence_of(event_id) for event_id in sent]
+    with serve(province) as base:
+        drain(sender_for(city, base, key, CITY_NODE))
+        restore_backup_taken_at(city, numbers[2])
+        [clashing] = make_cases(city, LIXIA_JIEFANGLU, 1)
+        assert clashing == sent[3]  # the number the province holds for another event
+        drain(sender_for(city, base, key, CITY_NODE))
+        with system(city) as session:
+            reason = session.scalar(select(OutboxEvent.upstream_reason).where(OutboxEvent.upstream_status == "rejected"))
+        assert "govhall sync after-restore" in (reason or "")
+        config = SenderConfig(upstream_url=base, node_id=CITY_NODE, key_id=key.key_id, key=key.secret)
+        with system(city) as session:
+            rebase = after_restore(session, config, CITY)
+        assert rebase == Rebase(local_highest=numbers[3], upstream_highest=numbers[5], marker_id=numbers[5] + 1)
+        assert f"up to number {numbers[5]}" in describe(rebase, CITY_NODE)
+        new = make_cases(city, LIXIA_JIEFANGLU, 2)
+        assert [sequence_of(event_id) for event_id in new] == [numbers[5] + 2, numbers[5] + 3]
+        drain(sender_for(city, base, key, CITY_NODE))
+        with system(city) as session:  # a second run finds nothing to do
+            assert after_restore(session, config, CITY).marker_id is None
+    assert_exactly_once(province, [*sent, f"{CITY_NODE}:{numbers[5] + 1}", *new])
+    with system(province) as session:
+        assert session.scalar(select(ReceivedEvent.type).where(ReceivedEvent.event_id == f"{CITY_NODE}:{numbers[5] + 1}")) \
+            == "node.restored"

@@ -694,6 +694,17 @@ def test_reconcile_cells_answer_their_event_ids(client, nodes):
     }}
 
 
+def test_the_highest_sequence_counts_only_the_callers_own_events(client, nodes):
+    """Does `highest_sequence` answer the highest number of the events the caller made itself — numerically
+    (10 after 9), not those it relayed from below, not its neighbour's — and 0 before any?"""
+    lixia, licheng = nodes[LIXIA], nodes[LICHENG]
+    assert reconcile(client, lixia, {"highest_sequence": True}).get_json() == {"highest_sequence": 0}
+    send(client, lixia, [event(LIXIA_NODE, 9), event(LIXIA_NODE, 10), event("node-370102001000", 500)])
+    send(client, licheng, [event(LICHENG_NODE, 70, LICHENG_SHANDALU)])
+    assert reconcile(client, lixia, {"highest_sequence": True}).get_json() == {"highest_sequence": 10}
+    assert reconcile(client, licheng, {"highest_sequence": True}).get_json() == {"highest_sequence": 70}
+
+
 def test_a_node_cannot_reconcile_its_neighbours_cells(client, session, nodes):
     """Is a cell of the neighbouring county refused by name, and are the neighbour's events never shown?"""
     send(client, nodes[LICHENG], [event(LICHENG_NODE, 1, LICHENG_SHANDALU)])

@@ -302,3 +302,21 @@ def reconcile_command(since: dt.datetime, until: dt.datetime | None) -> None:
                                                else ""))
     click.echo(f"{report.cells} place-day cell(s) compared, {report.matching} matching, {len(report.mismatches)} "
                f"differing; {report.requeued} event(s) queued again (sent by `govhall sync run` or `sync once`)")
+
+
+# ------------------------------------------------------------------------ restore (sync after-restore) ---
+
+@sync_group.command("after-restore", help="After this node's database was restored from a backup, and before the "
+                                          "sync worker starts: number new events after the highest one the "
+                                          "upstream holds from this node.")
+def after_restore_command() -> None:
+    from app.sync.reconcile import ReconcileError
+    from app.sync.restore import after_restore, describe
+
+    try:
+        config = SenderConfig.from_settings(settings())
+        with command_session() as session:
+            rebase = after_restore(session, config, settings().root_tenant)
+    except (SyncNotConfigured, ReconcileError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(describe(rebase, config.node_id))

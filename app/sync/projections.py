@@ -17,7 +17,20 @@ from functools import cache
 from typing import Any, cast
 
 import orjson
-from sqlalchemy import JSON, CursorResult, Date, Table, Text, bindparam, column, delete, func, select, update
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CursorResult,
+    Date,
+    Table,
+    Text,
+    bindparam,
+    column,
+    delete,
+    func,
+    select,
+    update,
+)
 from sqlalchemy import cast as cast_
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
@@ -328,6 +341,15 @@ def received_ids(session: Session, node: SyncNode, first: dt.date, last: dt.date
     for code, moment, event_id in session.execute(query):
         cells.setdefault((code, protocol.china_day(moment)), []).append(event_id)
     return cells
+
+
+def highest_sequence(session: Session, node_id: str) -> int:
+    """The highest <sequence> of the events received from `node_id` that it made itself ("<node id>:<n>")."""
+    prefix = f"{node_id}:"
+    number = cast_(func.substr(RECEIVED.c.event_id, len(prefix) + 1), BigInteger)
+    query = select(func.max(number)).where(RECEIVED.c.from_node == node_id,
+                                           func.substr(RECEIVED.c.event_id, 1, len(prefix)) == prefix)
+    return int(session.scalar(query) or 0)
 
 
 def cell_summaries(cells: dict[Cell, list[str]]) -> list[dict[str, Any]]:

@@ -30,7 +30,9 @@ Reconciliation (`POST <upstream>/api/sync/v1/reconcile`, signed the same way): b
 `{"since": "YYYY-MM-DD", "until": "YYYY-MM-DD"}` (both days included, at most 366 days) answers the
 receiver's cells for events that came from the caller: `{"cells": [{"tenant_code", "day", "count",
 "checksum"}, …]}`; with `"cells": [[tenant_code, day], …]` (at most 1000, within the caller's subtree)
-in the body it answers `{"event_ids": {"<tenant>|<day>": […]}}`, each list sorted.
+in the body it answers `{"event_ids": {"<tenant>|<day>": […]}}`, each list sorted; `{"highest_sequence": true}`
+answers `{"highest_sequence": n}`, the highest <seq> of the events held with the caller as their origin
+(0 if none) — a node restored from a backup numbers its new events after it (`govhall sync after-restore`).
 Days are China days (UTC+8) of `occurred_at`; a cell's checksum is `cell_checksum` of its event ids.
 """
 

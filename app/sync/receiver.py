@@ -78,6 +78,8 @@ def reconcile() -> Response:
     with _system_session() as session:
         node = authenticate(session)
         body = _json_body()
+        if body.get("highest_sequence") is True:  # after a restore from backup (app.sync.restore)
+            return _answer({"highest_sequence": projections.highest_sequence(session, node.node_id)})
         if "cells" in body:
             return _answer({"event_ids": _event_ids_of_cells(session, node, body["cells"])})
         first, last = _period(body)
@@ -239,7 +241,8 @@ def store_batch(session: Session, node: SyncNode, batch: Batch) -> list[dict[str
 # A repeat is a duplicate only if the stored event with that id is the same event (place, aggregate, step).
 # Otherwise some node claimed another's event id — maybe to make the genuine event look like a duplicate
 # and vanish: refuse it visibly instead.
-CLASH = "event_id: already stored here for a different event (another place or aggregate); not stored"
+CLASH = ("event_id: already stored here for a different event (another place or aggregate); not stored "
+         "(a node restored from a backup must run `govhall sync after-restore` before it sends again)")
 
 
 @dataclass

@@ -60,7 +60,7 @@ def reconcile(session: Session, config: SenderConfig, since: dt.date, until: dt.
         raise ReconcileError(f"--since {since} is after --until {until}")
     if (until - since).days >= MAX_DAYS:
         raise ReconcileError(f"reconcile at most {MAX_DAYS} days at a time (the upstream's limit)")
-    client = _Client(config, http or requests.Session())
+    client = upstream_client(config, http or requests.Session())
     local = local_cells(session, config.node_id, since, until)
     remote = client.cells(since, until)
     report = Report(cells=len(set(local) | set(remote)))
@@ -109,6 +109,10 @@ def _requeue(session: Session, row_ids: list[int]) -> None:
                         .values(sent_at=None, upstream_status="", upstream_reason=""))
 
 
+def upstream_client(config: SenderConfig, http: requests.Session) -> _Client:
+    return _Client(config, http)
+
+
 class _Client:
     """Signed requests to the upstream's reconcile endpoint."""
 
@@ -137,6 +141,14 @@ class _Client:
             except (KeyError, TypeError, AttributeError) as exc:
                 raise ReconcileError(f"the upstream's event ids are malformed: {exc!r}") from None
         return found
+
+    def highest_sequence(self) -> int:
+        """The highest number among the events the upstream holds with this node as their origin."""
+        answer = self._post({"highest_sequence": True})
+        highest = answer.get("highest_sequence") if isinstance(answer, dict) else None
+        if not isinstance(highest, int) or isinstance(highest, bool) or highest < 0:
+            raise ReconcileError(f"the upstream's highest sequence is malformed: {str(answer)[:200]}")
+        return highest
 
     def _post(self, body: dict[str, Any]) -> Any:
         try:
