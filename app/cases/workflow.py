@@ -74,21 +74,16 @@ def _require(refused: Refusal | None) -> None:
 
 
 def _log(session: Session, case: Case, actor: Principal | str, kind: str, **data: Any) -> None:
-    """The audit event and the upward report (app.sync) of a step, in the caller's transaction."""
-    actor_name = actor if isinstance(actor, str) else actor.username
-    new_case = case.id is None
-    if new_case:
-        # Written with Core (app.cases.store), now that the step has set its fields: the audit
-        # event names the case by id. Reported first: the order of the locks does not change, as
-        # a new case's outbox sequence row is new too (its number was just taken).
-        emit_case_event(session, case, kind, actor_name, data)
+    if case.id is None:
+        # A new case, written now that its first step has set its fields (app.cases.store): its
+        # first event names it by id.
         write_new_case(session, case)
+    actor_name = actor if isinstance(actor, str) else actor.username
     record(
         session, tenant_code=case.tenant_code, kind=f"case.{kind}", actor=actor_name,
         subject_type="case", subject_id=case.id, subject_ref=case.number, data=data,
     )
-    if not new_case:
-        emit_case_event(session, case, kind, actor_name, data)
+    emit_case_event(session, case, kind, actor_name, data)  # reported upward (app.sync), same transaction
 
 
 def _move(case: Case, state: CaseState) -> None:
