@@ -35,6 +35,7 @@ import requests
 from sqlalchemy import create_engine, func, insert, select, text
 from sqlalchemy.orm import Session
 
+from app.core.settings import Settings
 from app.sync.models import OutboxEvent, OutboxPayload, SendAttempt
 from app.sync.queue import encode_body, read_batch
 from bench.api import start_gunicorn, stop_server
@@ -398,7 +399,8 @@ def add_results(report: Report, size: int, runs: Runs, baselines: list[float], b
     memory.met = memory.median <= GOAL_MEMORY_RATIO
     average_kb = sum(map(len, bodies)) / size / 1024
     report.facts.append(
-        f"sync: {size:,} case events ({average_kb:.2f} kB each on the wire), batches of {BATCH_SIZE}, sender "
+        f"sync: {size:,} case events ({average_kb:.2f} kB each on the wire), batches of {BATCH_SIZE} (up to "
+        f"{Settings.model_fields['sync_batches_in_flight'].default} on the wire at once), sender "
         f"`govhall sync once` (wall incl. start-up: drain {statistics.median(r.wall_seconds for r in runs.drains):.1f}"
         f" s, resend {statistics.median(r.wall_seconds for r in runs.resends):.1f} s), receivers gunicorn -w 2 on "
         "SQLite")
