@@ -4,6 +4,7 @@ admin page and /healthz. Real servers on loopback: tests/test_sync_e2e.py."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import random
@@ -474,12 +475,19 @@ def meeting_upstream(statuses: list[int]) -> Any:
     return callback
 
 
-def test_a_drain_keeps_two_batches_on_the_wire_and_marks_every_event(sync_app, sender, upstream):
+@pytest.fixture
+def two_on_the_wire(sender: Sender) -> Sender:
+    """The sender with two batches on the wire at most (the scenarios below count on it)."""
+    sender.config = dataclasses.replace(sender.config, in_flight=2)
+    return sender
+
+
+def test_a_drain_keeps_two_batches_on_the_wire_and_marks_every_event(sync_app, two_on_the_wire, upstream):
     """While a backlog drains, is the next batch posted before the previous one is answered, and is every
     event marked once, with an attempt per batch?"""
     add_events(sync_app, 12)  # batches of 5, 5, 2
     upstream.add_callback(responses.POST, BATCHES, callback=meeting_upstream([200, 200, 200]))
-    outcomes = list(sender.drain())
+    outcomes = list(two_on_the_wire.drain())
     assert [(o.kind, o.events) for o in outcomes] == [(SENT, 5), (SENT, 5), (SENT, 2), (EMPTY, 0)]
     assert unsent(sync_app) == 0 and len(upstream.calls) == 3
     assert [a.events for a in attempts_of(sync_app)] == [5, 5, 2]
@@ -487,28 +495,28 @@ def test_a_drain_keeps_two_batches_on_the_wire_and_marks_every_event(sync_app, s
     assert len(sent_ids) == len(set(sent_ids)) == 12
 
 
-def test_a_failure_in_a_drain_keeps_its_backoff_and_marks_the_batch_that_got_through(sync_app, sender, clock,
-                                                                                     upstream):
+def test_a_failure_in_a_drain_keeps_its_backoff_and_marks_the_batch_that_got_through(sync_app, two_on_the_wire,
+                                                                                     clock, upstream):
     """If the first of two batches on the wire fails and the second is stored, is the second marked, the
     first left unsent with its backoff (not reset by the later success), and sent on the retry?"""
     add_events(sync_app, 12)
     upstream.add_callback(responses.POST, BATCHES, callback=meeting_upstream([503, 200, 200, 200]))
-    outcomes = list(sender.drain())
+    outcomes = list(two_on_the_wire.drain())
     assert [(o.kind, o.events) for o in outcomes] == [(SENT, 5), (ERROR, 5)]
     assert unsent(sync_app) == 7  # the failed batch and the one never read
     state = state_of(sync_app)
     assert state.consecutive_failures == 1 and state.next_attempt_at == clock.now + dt.timedelta(seconds=1)
-    assert [o.kind for o in sender.drain()] == [WAITING]
+    assert [o.kind for o in two_on_the_wire.drain()] == [WAITING]
     clock.advance(1)
-    assert [(o.kind, o.events) for o in sender.drain()] == [(SENT, 5), (SENT, 2), (EMPTY, 0)]
+    assert [(o.kind, o.events) for o in two_on_the_wire.drain()] == [(SENT, 5), (SENT, 2), (EMPTY, 0)]
     assert unsent(sync_app) == 0 and state_of(sync_app).consecutive_failures == 0
 
 
-def test_a_drain_stopped_early_still_marks_the_batch_on_the_wire(sync_app, sender, upstream):
+def test_a_drain_stopped_early_still_marks_the_batch_on_the_wire(sync_app, two_on_the_wire, upstream):
     """If the worker stops after the first batch (SIGTERM), is the batch already posted marked too?"""
     add_events(sync_app, 12)
     upstream.add_callback(responses.POST, BATCHES, callback=meeting_upstream([200, 200, 200]))
-    drain = sender.drain()
+    drain = two_on_the_wire.drain()
     assert next(drain).kind == SENT
     drain.close()
     assert len(upstream.calls) == 2 and unsent(sync_app) == 2

@@ -60,7 +60,7 @@ class Settings(BaseModel):
     )
     sync_batch_size: int = Field(default=500, ge=1, le=5000, description="Events per upward batch.")
     sync_batches_in_flight: int = Field(
-        default=2, ge=1, le=8, description="Batches on the wire at once while draining a backlog.")
+        default=3, ge=1, le=8, description="Batches on the wire at once while draining a backlog.")
     sync_timeout_seconds: float = Field(default=10, gt=0, description="Connect and read timeout of one batch.")
     sync_backoff_base_seconds: float = Field(default=1, gt=0, description="First retry delay after a failure.")
     sync_backoff_max_seconds: float = Field(default=300, gt=0, description="Longest retry delay (the cap).")

@@ -73,7 +73,7 @@ class SenderConfig:
     key_id: str
     key: str = field(repr=False)  # the HMAC secret: never printed, logged or stored in an error
     batch_size: int = 500
-    in_flight: int = 2  # batches on the wire at once while draining
+    in_flight: int = 3  # batches on the wire at once while draining
     timeout: float = 10.0
     backoff_base: float = 1.0
     backoff_max: float = 300.0
