@@ -407,6 +407,26 @@ def test_an_expired_lease_is_taken_over(sync_app, sender, clock, upstream):
     assert other.send_once().kind == SENT
 
 
+def test_a_sender_renews_its_lease_every_sixth_of_its_span_not_every_batch(sync_app, sender, clock, upstream):
+    """While batches go out in quick succession, is the lease row left alone (not written per batch), and
+    renewed once a sixth of its span has passed, so that it never runs out while the sender works?"""
+    add_events(sync_app, 20)
+    upstream.add_callback(responses.POST, BATCHES, callback=answer_all())
+    span = dt.timedelta(seconds=sender.config.lease_seconds)
+    assert sender.send_once().kind == SENT  # takes the lease at T0
+    clock.advance(1)
+    with QueryCounter(sync_app) as queries:
+        assert [outcome.kind for outcome in sender.drain()] == [SENT] * 3 + [EMPTY]
+    assert not [sql for sql in queries.statements if sql.startswith("UPDATE sync_sender_state SET lease_owner")]
+    assert state_of(sync_app).lease_until == T0 + span
+    clock.advance(span.total_seconds() / 6 - 2)
+    assert sender.send_once().kind == EMPTY
+    assert state_of(sync_app).lease_until == T0 + span
+    clock.advance(2)
+    assert sender.send_once().kind == EMPTY
+    assert state_of(sync_app).lease_until == clock.now + span
+
+
 def test_the_lease_of_a_dead_local_process_is_taken_over_at_once(sync_app, clock, upstream):
     """Does a sender restarted after a crash (kill -9) start at once instead of waiting for the lease to expire?"""
     add_events(sync_app, 1)

@@ -51,6 +51,21 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value
 
 
+# How SQLAlchemy's SQLite dialect stores a DATETIME: UTC here, without the zone, to the microsecond.
+# Hot paths that bypass SQLAlchemy's type processing (bulk writes, the sender's batch query) read and
+# write this text themselves.
+SQLITE_TIME_LENGTH = len("2026-11-27 04:12:00.123456")
+
+
+def sqlite_time(moment: datetime | None) -> str | None:
+    """A time as SQLite stores it (see SQLITE_TIME_LENGTH); isoformat is the fastest way to it."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime given; use app.core.db.utcnow()")
+    return moment.astimezone(UTC).isoformat(" ", "microseconds")[:SQLITE_TIME_LENGTH]
+
+
 def insert_on_conflict(dialect_name: str, table: Any) -> Any:
     """INSERT … ON CONFLICT exists on both databases, but each dialect has its own construct."""
     return (pg_insert if dialect_name == "postgresql" else sqlite_insert)(table)
@@ -71,6 +86,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # Checkpoint the WAL into the database every ~40 MB instead of SQLite's default ~4 MB: a sync batch
+    # writes ~1 MB, and pages written again before the checkpoint (indexes, read models) are copied
+    # once. Measured on 500-event batches received: commit 2.0–3.9 ms at the default, 0.8–1.0 at this.
+    cursor.execute("PRAGMA wal_autocheckpoint=10000")
     cursor.close()
 
 

@@ -1,9 +1,10 @@
 """The sender's lease: one row (`sync_sender_state`, id 1) that lets one sender per database send.
 
 Taking it is one atomic UPDATE whose WHERE accepts a free, expired or own lease, so of two senders
-racing for it exactly one matches. A sender renews it at every step and gives it back when it stops;
-one that died holds it until it expires, except that a sender on the same host takes over at once
-from a process that no longer exists (after `kill -9`, a crash, a reboot of the worker).
+racing for it exactly one matches. A sender renews it every sixth of its span while it works (see
+`Sender._take_lease`) and gives it back when it stops; one that died holds it until it expires,
+except that a sender on the same host takes over at once from a process that no longer exists
+(after `kill -9`, a crash, a reboot of the worker).
 """
 
 from __future__ import annotations

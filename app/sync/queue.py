@@ -20,11 +20,11 @@ from typing import Any
 from sqlalchemy import Dialect, Integer, Table, Text, bindparam, cast, func, literal, select, type_coerce, update
 from sqlalchemy.orm import Session
 
+from app.core.db import SQLITE_TIME_LENGTH
 from app.sync import protocol
 from app.sync.models import OutboxEvent, OutboxPayload
 
 UNSENT = OutboxEvent.sent_at.is_(None)
-SQLITE_TIME_LENGTH = len("2026-11-27 04:12:00.123456")  # SQLAlchemy's SQLite DATETIME storage format
 
 
 @dataclass(frozen=True)

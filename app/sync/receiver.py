@@ -271,7 +271,8 @@ class Triage:
                 triage.verdicts.append(Verdict(row["event_id"], raw, protocol.DUPLICATE))
             else:
                 taken.add(row["event_id"])
-                triage.rows.append({**row, "from_node": node.node_id, "received_at": now})
+                row["from_node"], row["received_at"] = node.node_id, now  # row is check_event's own copy
+                triage.rows.append(row)
                 triage.verdicts.append(Verdict(row["event_id"], raw))
         return triage
 
