@@ -7,7 +7,7 @@ PostgreSQL 15 server scripts/bench starts (GOVHALL_BENCH_PG_URL).
 
 1. generation: `app.cases.demo.generate_cases`, in-process, on each database;
 2. the worklist (state=accepted, 50 rows by due date) of each actor, in-process: the queries as
-   the page runs them (worklist + worklist_count in a session scoped to the actor) and the whole
+   the page runs them (`worklist`: the rows and their count, in a session scoped to the actor) and the whole
    page (GET /cases?state=accepted, signed in, Flask test client); statements counted with an
    engine event, query plans printed and checked for full scans of `cases`;
 3. the worklist API (GET /api/v1/cases?state=accepted as the town clerk) under gunicorn, against
@@ -225,7 +225,7 @@ def measure_worklists(url: str, folder: Path, database: str, scale: Scale, repor
 
 
 def queries_as(flask_app: Flask, actor: Actor, runs: int, run: ActorRun) -> None:
-    """worklist + worklist_count as the page runs them: a fresh session scoped to the actor."""
+    """The worklist's rows and their total as the page reads them: a fresh session scoped to the actor."""
     factory = flask_app.extensions["govhall.sessions"]
     statements = Statements(flask_app.extensions["govhall.engine"])
     with factory() as session:
@@ -238,17 +238,24 @@ def queries_as(flask_app: Flask, actor: Actor, runs: int, run: ActorRun) -> None
         with factory() as session, statements.recording() as seen:
             set_scope(session, who.scope)
             start = time.perf_counter()
-            cases = worklist(session, selected)
-            for case in cases:  # what a row shows: no lazy load may hide here
+            found = worklist(session, selected)
+            for case in found.rows:  # what a row shows: no lazy load may hide here
                 _shown = (case.number, case.state, case.due_date, case.item_name, case.applicant_name)
-            rows_statements = len(seen)
-            total = worklist_count(session, selected)
             elapsed = (time.perf_counter() - start) * 1000
         if n >= 10:  # the first ten warm the caches
             run.query_ms.append(elapsed)
-    run.rows, run.total = len(cases), total
-    run.statements["rows"], run.statements["count"] = rows_statements, len(seen) - rows_statements
-    run.plans["rows"], run.plans["count"] = [seen[0][0], seen[0][1]], [seen[-1][0], seen[-1][1]]
+    run.rows, run.total = len(found.rows), found.total
+    run.statements["rows and count"] = len(seen)
+    run.plans["rows and count"] = [seen[0][0], seen[0][1]]
+    if found.total != count_alone(factory, who, selected):
+        raise RuntimeError(f"worklist of {actor.username}: the page's total {found.total} is not the count")
+
+
+def count_alone(factory: Any, who: Principal, selected: WorklistFilter) -> int:
+    """The number of matching cases counted by its own statement (what the API runs), as a check."""
+    with factory() as session:
+        set_scope(session, who.scope)
+        return worklist_count(session, selected)
 
 
 def page_as(flask_app: Flask, actor: Actor, runs: int, run: ActorRun) -> None:
@@ -307,11 +314,12 @@ def add_worklist_rows(report: Report, database: str, actor: Actor, run: ActorRun
         report.add(Result(f"{label}: whole page", run.page_ms, "ms", f"p95 <= {GOAL_PAGE_P95_MS:g} ms",
                           p95 <= GOAL_PAGE_P95_MS))
     scans = [name for name, plan in run.plans.items() if full_scan(plan)]
-    if run.statements["rows"] != 1:
-        report.notes.append(f"{label}: the rows took {run.statements['rows']} statements, not one (a lazy load?)")
+    if run.statements["rows and count"] != 1:
+        report.notes.append(f"{label}: the rows and their count took {run.statements['rows and count']} "
+                            "statements, not one (a lazy load?)")
     report.facts.append(
-        f"{label}: {run.rows} rows of {run.total:,}; rows from {run.statements['rows']} statement(s), count from "
-        f"{run.statements['count']}" + (f", whole page {run.statements['page']} statements" if has_page else "")
+        f"{label}: {run.rows} rows of {run.total:,}; rows and count from {run.statements['rows and count']} "
+        "statement(s)" + (f", whole page {run.statements['page']} statements" if has_page else "")
         + f"; full scan of cases: {', '.join(scans) if scans else 'none'}")
     for name, plan in run.plans.items():
         report.facts.append(f"    plan ({name}): " + " | ".join(plan))

@@ -179,7 +179,7 @@ def test_the_county_worklist_shows_generated_cases(generated):
     app = generated[0]
     with _system_session(app) as session:
         set_scope(session, Scope.of_places([(LIXIA, True)]))
-        expected = [c.number for c in worklist(session, WorklistFilter(states=tuple(OPEN_STATES)))]
+        expected = [c.number for c in worklist(session, WorklistFilter(states=tuple(OPEN_STATES))).rows]
         in_range = session.scalar(select(func.count()).select_from(Case).where(
             Case.tenant_code.between(*subtree_range(LIXIA)), Case.state.in_(OPEN_STATES)))
     assert expected and len(expected) == min(in_range, 50)

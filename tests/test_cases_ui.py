@@ -366,7 +366,8 @@ def test_worklist_filters_sort_by_due_date_and_badges(app):
 
 
 def test_worklist_pages_by_fifty(app):
-    """With 53 cases, does page 1 show 50 (soonest due first) and page 2 the other 3, with links between?"""
+    """With 53 cases, does page 1 show 50 (soonest due first) and page 2 the other 3, with links between,
+    and does every page, even one past the end, say there are 53?"""
     first = file_case(app, today=dt.date(2026, 11, 2))
     rest = open_many(app, 52)
     clerk = signed_in(app, "lx_jfl_clerk")
@@ -376,6 +377,10 @@ def test_worklist_pages_by_fifty(app):
     assert "第1页，共2页" in html and 'rel="next" href="/cases?' in html and "page=2" in html
     page_two = worklist_numbers(clerk, "?page=2")
     assert len(page_two) == 3 and set(page_one + page_two) == {first, *rest}
+    # The total comes with the page's rows; past the last page there are none to carry it.
+    assert "共53件" in html and "共53件" in text(clerk.get("/cases?page=2"))
+    past_the_end = text(clerk.get("/cases?page=5"))
+    assert "共53件" in past_the_end and worklist_numbers(clerk, "?page=5") == []
 
 
 def filter_options(page: str, name: str) -> list[str]:
@@ -412,6 +417,64 @@ def test_the_worklists_filters_offer_what_is_in_sight(app):
     assert filter_options(city_page, "place") == city_places
     assert f'<option value="{housing_id}" selected>' in city_page
     assert f'<option value="{TOWN}" selected>' in city_page and '<option value="ZJ" selected>' in city_page
+
+
+def place_options(client: FlaskClient) -> list[str]:
+    return filter_options(text(client.get("/cases")), "place")
+
+
+def test_a_new_place_shows_in_the_filters_on_the_next_page(app, system_session):
+    """The filters' choices are kept per process: does a place added to the configuration (by another
+    process: the tenant files applied from the command line) show in the place filter of the next page
+    of the admins above it, and only theirs?"""
+    from app.tenants.models import Tenant
+
+    city, county, other_county = signed_in(app, "jn_admin"), signed_in(app, "lx_admin"), signed_in(app, "lc_admin")
+    new_town = "370102099000"
+    before = {c: place_options(c) for c in (city, county, other_county)}
+    system_session.add(Tenant(code=new_town, name="新设街道", level="town", parent_code=LIXIA))
+    system_session.commit()
+    assert place_options(city) == sorted([*before[city], new_town])
+    assert place_options(county) == sorted([*before[county], new_town])
+    assert place_options(other_county) == before[other_county] and new_town not in before[other_county]
+
+
+def test_the_filters_choices_are_kept_per_scope(app):
+    """Does each admin see only their own places in the place filter and only their places' items in the
+    item filter, whoever filled the cache first — a county admin never another county's places?"""
+    lixia, licheng = signed_in(app, "lx_admin"), signed_in(app, "lc_admin")
+    for first, second in ((lixia, licheng), (licheng, lixia)):
+        first.get("/cases")
+        second.get("/cases")
+    lixia_places, licheng_places = place_options(lixia), place_options(licheng)
+    assert lixia_places and all(code.startswith("370102") for code in lixia_places)
+    assert licheng_places and all(code.startswith("370112") for code in licheng_places)
+    clerk_page = text(signed_in(app, "lc_sdl_clerk").get("/cases"))
+    assert '<select name="place">' not in clerk_page  # a clerk of one town, after two admins of counties
+    with acting_as(app, "lc_sdl_clerk") as (session, _):
+        from app.catalog.models import TenantItem
+        town_items = {str(i) for i in session.scalars(select(TenantItem.item_id).where(
+            TenantItem.tenant_code == LICHENG_SHANDALU))}
+    assert set(filter_options(clerk_page, "item")) == town_items
+
+
+def test_a_renamed_item_shows_in_the_filters_within_a_minute(app, system_session, monkeypatch):
+    """A change the configuration's version does not see (a catalogue item renamed): is the cached name
+    shown until the cache's time is up, and the new one after? And is each language kept apart?"""
+    from app.cases import choices
+
+    now = [1000.0]
+    monkeypatch.setattr(choices.CACHE, "clock", lambda: now[0])
+    clerk = signed_in(app, "lx_jfl_clerk")
+    assert "公共租赁住房保障申请" in text(clerk.get("/cases"))
+    english = text(clerk.get("/cases?lang=en"))
+    assert "公共租赁住房保障申请" not in english.split('<select name="item">')[1].split("</select>")[0]
+    item = system_session.scalars(select(Item).where(Item.basic_code == HOUSING)).one()
+    item.name = "公共租赁住房保障申请（新）"
+    system_session.commit()
+    assert "公共租赁住房保障申请（新）" not in text(clerk.get("/cases"))
+    now[0] += choices.TTL_SECONDS + 1
+    assert "公共租赁住房保障申请（新）" in text(clerk.get("/cases"))
 
 
 def test_the_worklist_costs_the_same_for_three_cases_and_fifty(app):

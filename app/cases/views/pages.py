@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from app.calendar.clock import CalendarMissing, WorkingCalendar
 from app.calendar.services import load_calendar
 from app.cases import forms, queries, services, workflow
+from app.cases.choices import filter_choices
 from app.cases.models import Case
 from app.cases.states import RESULT_TITLES, CaseState
 from app.cases.views.blueprint import bp, departments, place_for, refused_input, today
@@ -20,7 +21,7 @@ from app.catalog.models import Category, TenantItem
 from app.core.audit import AuditEvent, events_for
 from app.core.auth import Principal
 from app.core.errors import Forbidden, NotFound, UserError
-from app.core.i18n import localized, translate
+from app.core.i18n import translate
 from app.core.web import db, login_required, require_principal, require_role_at, settings
 from app.tenants.models import Tenant
 from app.tenants.queries import place_items, place_windows, tenant_or_404
@@ -105,15 +106,13 @@ def worklist() -> Any:
     selected = forms.worklist_filter(request.args, day, soon_until)
     if selected.place:
         tenant_or_404(session, selected.place)
-    cases = queries.worklist(session, selected)
-    total = queries.worklist_count(session, selected)
-    choices = queries.filter_choices(session)
+    found = queries.worklist(session, selected)
+    cases, total = found.rows, found.total
+    choices = filter_choices(session)
     args = {k: v for k, v in request.args.items() if k != "page"}
     return render_template(
         "cases/worklist.html", cases=cases, total=total, filter=selected, args=args, days=days, today=day,
-        soon_until=soon_until, calendar_gap=soon_until is None, places=choices.places,
-        items=[(i.id, localized(i)) for i in choices.items],
-        departments=[(d.code, localized(d)) for d in choices.departments],
+        soon_until=soon_until, calendar_gap=soon_until is None, places=choices.places, choices=choices,
         pages=max((total + queries.PAGE_SIZE - 1) // queries.PAGE_SIZE, 1), states=list(CaseState),
         # Once per page, not per row: the labels of the states and where a case's page is.
         state_labels={s.value: translate(s.label) for s in CaseState}, case_url=_case_url_prefix(),
