@@ -21,7 +21,7 @@ import pytest
 from click.testing import Result
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from app import create_app
@@ -518,6 +518,56 @@ def test_payloads_are_stored_exactly_as_sent(client, session, lixia):
     stored = session.scalars(select(ReceivedEvent)).one()
     assert stored.payload == odd and stored.occurred_at == DAY
     assert index_entry(session, sent["aggregate_id"])[4] == {k: v for k, v in odd["case"].items() if k != "number"}
+
+
+def test_payload_text_is_kept_as_it_came(client, session, lixia):
+    """Is a payload stored (and its case snapshot indexed) as the very text the sender wrote, spacing and key
+    order included, rather than decoded and encoded again?"""
+    case_text = '{"state": "accepted",  "number": "%s", "n": [1, 2.50, 1e2]}'
+    number = f"{LIXIA_JIEFANGLU}20261127000001"
+    payload_text = '{"step": {"name": "accepted"}, "case": ' + case_text % number + "}"
+    marker = {"PAYLOAD": 0}
+    body = body_of([event(LIXIA_NODE, 1, number=number, payload=marker)]).replace(
+        json.dumps(marker, separators=(",", ":")).encode(), payload_text.encode())
+    response = post(client, lixia, body)
+    assert statuses(response.get_json()) == ["accepted"]
+    assert session.scalar(text("SELECT CAST(payload AS TEXT) FROM sync_received")) == payload_text
+    assert session.scalar(text("SELECT CAST(snapshot AS TEXT) FROM sync_case_index")) == case_text % number
+    assert session.scalars(select(ReceivedEvent.payload)).one()["case"]["n"] == [1, 2.5, 100.0]
+
+
+def test_well_formed_batches_read_fast_are_answered_and_stored_as_when_read_slowly(client, session, lixia):
+    """A batch whose text holds an escaped surrogate is read by the standard library; any other is read with
+    its payloads kept as text. Do both readings answer, store and keep refused events alike?"""
+    def batch(first: int) -> list[dict[str, Any]]:
+        def number(n: int, place: str = LIXIA_JIEFANGLU) -> str:  # the same in both batches
+            return f"{place}20261127{n:06d}"
+        return [event(LIXIA_NODE, first, payload={"case": {"name": "张三\U0001f600", "n": [1, 2.5, None]}}),
+                event(LIXIA_NODE, first + 1, LICHENG_SHANDALU, number=number(2, LICHENG_SHANDALU)),  # not its own
+                event(LIXIA_NODE, first + 2, payload=[1, 2]),
+                event(LIXIA_NODE, first + 3, payload={"step": {}}),  # a case event without its case
+                event(LIXIA_NODE, first + 4, number=number(5), aggregate_seq="3")]
+    fast_body = body_of(batch(1))
+    slow_body = body_of(batch(11), ensure_ascii=True)  # the emoji goes as a surrogate pair of escapes
+    assert b"\\ud83d" not in fast_body and b"\\ud83d" in slow_body
+    fast, slow = post(client, lixia, fast_body).get_json(), post(client, lixia, slow_body).get_json()
+    assert [(r["status"], r["reason"].replace(":11", ":1")) for r in slow["results"]] == \
+        [(r["status"], r["reason"]) for r in fast["results"]]
+    assert fast["results"][2]["reason"] == "payload: must be a JSON object, not list"
+    stored = session.execute(select(ReceivedEvent.event_id, ReceivedEvent.payload).order_by(ReceivedEvent.id)).all()
+    assert [event_id for event_id, _ in stored] == [f"{LIXIA_NODE}:1", f"{LIXIA_NODE}:11"]
+    assert stored[0].payload == stored[1].payload == batch(1)[0]["payload"]
+    kept = session.execute(select(RejectedEvent.event).order_by(RejectedEvent.id)).scalars().all()
+    assert [one["payload"] for one in kept[:4]] == [one["payload"] for one in kept[4:]]
+    assert kept[1]["payload"] == [1, 2]
+
+
+def test_a_payload_that_is_not_utf8_refuses_the_body(client, session, lixia):
+    body = body_of([event(LIXIA_NODE, 1)]).replace("公".encode(), b"\xff\xfe\xfd")
+    assert b"\xff" in body  # in the payload: the fast reading skips its text, decoding it checks it
+    response = post(client, lixia, body)
+    assert response.status_code == 400 and "not JSON in UTF-8" in response.get_json()["error"]
+    assert stored_nothing(session)
 
 
 def test_a_node_reports_for_places_deep_in_its_subtree(client, session, lixia):

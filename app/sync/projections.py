@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 
 from app.core.db import UTCDateTime, insert_on_conflict, sqlite_time
 from app.core.tenancy import subtree_range
-from app.sync import protocol
+from app.sync import protocol, wire
 from app.sync.models import (
     CaseIndexEntry,
     OutboxEvent,
@@ -229,9 +229,16 @@ def record_rejected(session: Session, node_id: str, rejected: Sequence[tuple[Any
     if not rejected:
         return
     rows = [{"from_node": node_id, "event_id": _text_field(event, "event_id", 200),
-             "tenant_code": _text_field(event, "tenant_code", 40), "reason": storable(reason), "event": event,
-             "received_at": now} for event, reason in rejected]
+             "tenant_code": _text_field(event, "tenant_code", 40), "reason": storable(reason),
+             "event": _as_sent(event), "received_at": now} for event, reason in rejected]
     session.execute(REJECTED.insert(), rows)
+
+
+def _as_sent(event: Any) -> Any:
+    """The event as a document (its payload may be the JSON text it arrived in)."""
+    if isinstance(event, dict) and isinstance(event.get("payload"), protocol.JSONText):
+        return {**event, "payload": wire.readable(event["payload"])}
+    return event
 
 
 def _text_field(event: Any, name: str, limit: int) -> str:
@@ -268,7 +275,7 @@ def project_case_index(session: Session, rows: Iterable[Row], now: dt.datetime) 
     if not latest:
         return
     entries = [{"number": number, "tenant_code": row["tenant_code"], "origin_node": origin_of(row["event_id"]),
-                "last_seq": row["aggregate_seq"], "last_type": row["type"], "snapshot": row["payload"]["case"],
+                "last_seq": row["aggregate_seq"], "last_type": row["type"], "snapshot": row["case"],
                 "updated_at": now} for number, row in sorted(latest.items())]
     bulk = Bulk.of(session, CASE_INDEX, CASE_INDEX_COLUMNS)
     bulk.write(session, _newer_case_state(bulk), entries)

@@ -104,10 +104,18 @@ def local_event_id(node_id: str, row_id: int) -> str:
     return f"{node_id}:{row_id}"
 
 
+class JSONText(str):
+    """A JSON document kept as the text it arrived in (a received payload, stored as it was sent)."""
+
+    __slots__ = ()
+
+
 def json_text(value: Any) -> str:
-    """Compact JSON text of a decoded document, as stored and sent. orjson is an order of magnitude
-    faster than the standard encoder on the hot paths (a batch stores 500 payloads); the few values it
-    refuses (integers beyond 64 bits, lone surrogates) go through the standard encoder instead."""
+    """Compact JSON text of a decoded document, as stored and sent (JSONText as it is). orjson is an order
+    of magnitude faster than the standard encoder on the hot paths (a batch stores 500 payloads); the few
+    values it refuses (integers beyond 64 bits, lone surrogates) go through the standard encoder instead."""
+    if isinstance(value, JSONText):
+        return str(value)
     try:
         return orjson.dumps(value).decode()
     except TypeError:  # orjson.JSONEncodeError is one

@@ -31,7 +31,7 @@ from app.core.errors import UserError
 from app.core.security import csrf
 from app.core.tenancy import CODE_PATTERN, Scope, is_within, set_scope
 from app.core.web import settings
-from app.sync import projections, protocol
+from app.sync import projections, protocol, wire
 from app.sync.models import SyncNode, SyncNodeKey
 from app.sync.validation import MAX_INT, check_event, event_id_of, is_int, moment_of
 
@@ -68,7 +68,7 @@ class Batch:
 def receive_batch() -> Response:
     with _system_session() as session:
         node = authenticate(session)
-        batch = parse_batch(_json_body(), may_hold_surrogates=SURROGATE_ESCAPE.search(_body()) is not None)
+        batch = read_batch(_body())
         results = store_batch(session, node, batch)
     return _answer({"batch_id": batch.batch_id, "results": results})
 
@@ -161,6 +161,15 @@ def _body() -> bytes:
 
 
 # --- the body ------------------------------------------------------------------------------------------
+
+def read_batch(body: bytes) -> Batch:
+    """The batch, its payloads kept as the text they came in (app.sync.wire) — or, for a body that holds
+    an escaped surrogate or is not a batch of well-formed events, read by the standard library, which
+    tells what is wrong."""
+    may_hold_surrogates = SURROGATE_ESCAPE.search(body) is not None
+    document = None if may_hold_surrogates else wire.decode_batch(body)
+    return parse_batch(_json_body() if document is None else document, may_hold_surrogates)
+
 
 def _json_body() -> dict[str, Any]:
     try:

@@ -17,7 +17,7 @@ from functools import cache
 from typing import Any
 
 from app.core.tenancy import CODE_PATTERN, subtree_range
-from app.sync import projections, protocol
+from app.sync import projections, protocol, wire
 from app.sync.models import SyncNode
 
 EVENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,59}:[0-9]{1,19}")
@@ -66,11 +66,16 @@ def check_event(raw: Any, node: SyncNode, own_node: str, may_hold_surrogates: bo
     problem = _place_problem(raw, node, own_node)
     if problem:
         return None, problem
+    case = None
+    if raw["aggregate_type"] == "case":
+        case = wire.case_of(raw["payload"])
+        if case is None:
+            return None, "payload.case: a case event carries the case as an object"
     if may_hold_surrogates and _has_lone_surrogate(raw["payload"]):
         # Neither database stores one, and the whole batch would fail on it, again and again.
         return None, "payload: holds text no database can store (a lone UTF-16 surrogate)"
     row = dict(raw)
-    row["occurred_at"] = moment
+    row["occurred_at"], row["case"] = moment, case  # the case snapshot, for the case index
     return row, ""
 
 
@@ -95,8 +100,6 @@ def _place_problem(raw: dict[str, Any], node: SyncNode, own_node: str) -> str:
         # A case number starts with its place's code: a node cannot touch another place's case.
         if not CASE_NUMBER.fullmatch(number) or not number.startswith(code):
             return f"aggregate_id: {number[:60]!r} is not a case number of place {code}"
-        if not isinstance(raw["payload"].get("case"), dict):
-            return "payload.case: a case event carries the case as an object"
     return ""
 
 
@@ -113,7 +116,7 @@ def _whole(value: Any) -> str:
 
 
 def _payload(value: Any) -> str:
-    return "" if isinstance(value, dict) else f"must be a JSON object, not {_shown(value)}"
+    return "" if wire.is_object(value) else f"must be a JSON object, not {_shown(value)}"
 
 
 def _has_lone_surrogate(value: Any) -> bool:
@@ -125,6 +128,7 @@ def _has_lone_surrogate(value: Any) -> bool:
 
 
 def _shown(value: Any) -> str:
+    value = wire.readable(value)  # a payload kept as text is shown as the slow reading would show it
     return repr(value)[:60] if isinstance(value, str | int | float | bool) or value is None else type(value).__name__
 
 
