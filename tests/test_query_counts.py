@@ -89,4 +89,4 @@ def test_the_city_admins_worklist_costs_as_much_as_a_towns(app):
     login(town, "lx_jfl_clerk")
     city_queries = queries_for(app, city, "/cases")
     assert city_queries == queries_for(app, town, "/cases")
-    assert city_queries <= 6  # staff, grants, calendar version, rows, count, the filter choices' version
+    assert city_queries <= 5  # staff, grants, calendar version, the rows with their count, the choices' version
