@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from app.core.db import utcnow
-from app.sync.models import CaseIndexEntry, PlaceDayCount, RejectedEvent, SyncNode, SyncNodeKey
+from app.sync.models import CaseIndexEntry, PlaceDayCount, ReceivedEvent, RejectedEvent, SyncNode, SyncNodeKey
 from tests.conftest import LICHENG, LICHENG_SHANDALU, LIXIA, LIXIA_JIEFANGLU, LIXIA_QIANFOSHAN, login
 
 DAY = dt.date(2026, 11, 20)
@@ -33,14 +33,22 @@ def reported(system_session):
         PlaceDayCount(tenant_code=LIXIA_QIANFOSHAN, day=DAY, type="case.accepted", count=2),
         PlaceDayCount(tenant_code=LIXIA_QIANFOSHAN, day=DAY - dt.timedelta(days=60), type="case.accepted", count=100),
         PlaceDayCount(tenant_code=LICHENG_SHANDALU, day=DAY, type="case.issued", count=4),
-        CaseIndexEntry(number=OWN_CASE, tenant_code=LIXIA_JIEFANGLU, origin_node="node-lixia", last_seq=3,
-                       last_type="case.decided", snapshot=snapshot(OWN_CASE)),
-        CaseIndexEntry(number=FOREIGN_CASE, tenant_code="370202001000", origin_node="node-qd", last_seq=1,
-                       last_type="case.accepted", snapshot=snapshot(FOREIGN_CASE)),
+        *reported_case(OWN_CASE, LIXIA_JIEFANGLU, "node-lixia", 3, "case.decided"),
+        *reported_case(FOREIGN_CASE, "370202001000", "node-qd", 1, "case.accepted"),
         RejectedEvent(from_node="node-licheng", event_id="node-licheng:9", tenant_code="370102001000",
                       reason="tenant 370102001000 is outside this node's subtree 370112000000", event={}),
     ])
     system_session.commit()
+
+
+def reported_case(number: str, place: str, node: str, seq: int, kind: str) -> tuple[ReceivedEvent, CaseIndexEntry]:
+    """A case's latest event as received, and its index entry pointing at it."""
+    event_id = f"{node}:{seq}"
+    received = ReceivedEvent(event_id=event_id, from_node=node, tenant_code=place, aggregate_type="case",
+                             aggregate_id=number, aggregate_seq=seq, type=kind, payload_version=1,
+                             payload={"case": snapshot(number), "step": {}}, occurred_at=utcnow())
+    return received, CaseIndexEntry(number=number, tenant_code=place, origin_node=node, last_seq=seq,
+                                    last_type=kind, event_id=event_id)
 
 
 def snapshot(number: str) -> dict:

@@ -275,13 +275,13 @@ def project_case_index(session: Session, rows: Iterable[Row], now: dt.datetime) 
     if not latest:
         return
     entries = [{"number": number, "tenant_code": row["tenant_code"], "origin_node": origin_of(row["event_id"]),
-                "last_seq": row["aggregate_seq"], "last_type": row["type"], "snapshot": row["case"],
+                "last_seq": row["aggregate_seq"], "last_type": row["type"], "event_id": row["event_id"],
                 "updated_at": now} for number, row in sorted(latest.items())]
     bulk = Bulk.of(session, CASE_INDEX, CASE_INDEX_COLUMNS)
     bulk.write(session, _newer_case_state(bulk), entries)
 
 
-CASE_INDEX_COLUMNS = ("number", "tenant_code", "origin_node", "last_seq", "last_type", "snapshot", "updated_at")
+CASE_INDEX_COLUMNS = ("number", "tenant_code", "origin_node", "last_seq", "last_type", "event_id", "updated_at")
 
 
 @cache

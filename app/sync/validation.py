@@ -66,16 +66,13 @@ def check_event(raw: Any, node: SyncNode, own_node: str, may_hold_surrogates: bo
     problem = _place_problem(raw, node, own_node)
     if problem:
         return None, problem
-    case = None
-    if raw["aggregate_type"] == "case":
-        case = wire.case_of(raw["payload"])
-        if case is None:
-            return None, "payload.case: a case event carries the case as an object"
+    if raw["aggregate_type"] == "case" and not wire.is_object(wire.case_of(raw["payload"])):
+        return None, "payload.case: a case event carries the case as an object"
     if may_hold_surrogates and _has_lone_surrogate(raw["payload"]):
         # Neither database stores one, and the whole batch would fail on it, again and again.
         return None, "payload: holds text no database can store (a lone UTF-16 surrogate)"
     row = dict(raw)
-    row["occurred_at"], row["case"] = moment, case  # the case snapshot, for the case index
+    row["occurred_at"] = moment
     return row, ""
 
 

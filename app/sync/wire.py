@@ -1,7 +1,7 @@
 """Reading a batch off the wire, fast: the events' fields are decoded, their payloads kept as the JSON text
 they arrived in (`protocol.JSONText`).
 
-A received payload is only stored (and relayed, and its case snapshot indexed), never read field by field,
+A received payload is only stored (and relayed; a case event's `case` is checked to be an object), never read,
 so decoding 500 payloads into Python objects and encoding them again for the database was most of the
 parsing cost. msgspec checks the payloads' JSON syntax while it skips over them (every escape, number and
 bracket; not UTF-8, which decoding the text checks, nor the range of numbers, which are kept as written).
@@ -76,14 +76,13 @@ def is_object(payload: Any) -> bool:
 
 
 def case_of(payload: Any) -> Any:
-    """A case event's case snapshot (a dict, or JSONText if the payload is), or None if it has no object there."""
+    """A case event's `case` member (JSONText if the payload is text), or None if it has none."""
     if isinstance(payload, dict):
-        case = payload.get("case")
-        return case if isinstance(case, dict) else None
+        return payload.get("case")
     if not isinstance(payload, JSONText):
         return None
     raw = bytes(_CASE.decode(str(payload)).case)  # its syntax was checked on the way in
-    return JSONText(raw.decode("utf-8")) if raw.startswith(b"{") else None
+    return JSONText(raw.decode("utf-8")) if raw else None
 
 
 def readable(payload: Any) -> Any:
