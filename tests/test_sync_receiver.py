@@ -450,6 +450,7 @@ def test_a_partly_bad_batch_stores_the_good_and_keeps_the_bad_with_reasons(clien
         "lone surrogate": event(LIXIA_NODE, 22, payload={"case": {"name": "\ud800"}}),
         "NUL in the event id": event(LIXIA_NODE, 23, event_id=f"{LIXIA_NODE}:\x0023"),
         "NUL and a surrogate in a field name": {**event(LIXIA_NODE, 24), "\ud800\x00": 1},
+        "sequence beyond BIGINT": event(LIXIA_NODE, 25, event_id=f"{LIXIA_NODE}:{2**63}"),
     }
     answer = send(client, lixia, [good[0], *bad.values(), good[1]], ensure_ascii=True)
     results = answer["results"]
@@ -463,12 +464,13 @@ def test_a_partly_bad_batch_stores_the_good_and_keeps_the_bad_with_reasons(clien
     assert reasons["naive time"].startswith("occurred_at: must be an ISO 8601 time with its UTC offset")
     assert reasons["case event without the case"].startswith("payload.case")
     assert reasons["lone surrogate"].startswith("payload: ")
+    assert reasons["sequence beyond BIGINT"].startswith(f"event_id: the sequence must be at most {2**63 - 1}")
     assert all(reasons.values())
     assert count(session, ReceivedEvent) == 2
     kept = session.execute(select(RejectedEvent.event_id, RejectedEvent.reason, RejectedEvent.from_node)
                            .order_by(RejectedEvent.id)).all()
     assert [reason for _id, reason, _node in kept] == [storable(reason) for reason in reasons.values()]
-    assert results[-3]["event_id"] == f"{LIXIA_NODE}:\x0023"  # echoed exactly as sent
+    assert results[-4]["event_id"] == f"{LIXIA_NODE}:\x0023"  # echoed exactly as sent
     assert {node for _id, _reason, node in kept} == {LIXIA_NODE}
     assert kept[2][0] == f"{LIXIA_NODE}:11"
 

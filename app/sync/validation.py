@@ -25,6 +25,7 @@ NAME = re.compile(r"[a-z][a-z0-9_.]*")  # aggregate types and event types: case,
 PRINTABLE = re.compile(r"[^\x00-\x1f\x7f]+")
 CASE_NUMBER = re.compile(r"[0-9]{26}")
 MAX_INT = 2**31 - 1  # INTEGER columns on PostgreSQL
+MAX_SEQUENCE = 2**63 - 1  # of an event id: no database numbers rows beyond, and highest_sequence reads a BIGINT
 FIELDS = frozenset(protocol.EVENT_FIELDS)
 _subtree_range = cache(subtree_range)  # a batch checks hundreds of events against one node's subtree
 
@@ -108,6 +109,13 @@ def _text(pattern: re.Pattern[str], limit: int, what: str) -> Callable[[Any], st
     return check
 
 
+def _event_id(value: Any) -> str:
+    problem = _EVENT_ID_TEXT(value)
+    if not problem and int(value.rpartition(":")[2]) > MAX_SEQUENCE:
+        return f"the sequence must be at most {MAX_SEQUENCE}, not {_shown(value)}"
+    return problem
+
+
 def _whole(value: Any) -> str:
     return "" if is_int(value) and 1 <= value <= MAX_INT else f"must be a whole number ≥ 1, not {_shown(value)}"
 
@@ -129,8 +137,9 @@ def _shown(value: Any) -> str:
     return repr(value)[:60] if isinstance(value, str | int | float | bool) or value is None else type(value).__name__
 
 
+_EVENT_ID_TEXT = _text(EVENT_ID, 80, "'<origin node>:<sequence>'")
 FIELD_CHECKS = (
-    ("event_id", _text(EVENT_ID, 80, "'<origin node>:<sequence>'")),
+    ("event_id", _event_id),
     ("tenant_code", _text(CODE_PATTERN, 12, "a 12-digit division code")),
     ("aggregate_type", _text(NAME, 20, "a lower-case name such as 'case'")),
     ("aggregate_id", _text(PRINTABLE, 60, "printable text")),
