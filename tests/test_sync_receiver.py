@@ -565,6 +565,18 @@ def test_well_formed_batches_read_fast_are_answered_and_stored_as_when_read_slow
     assert kept[1]["payload"] == [1, 2]
 
 
+@pytest.mark.parametrize("payload", [b'{"a" 1}', b'{"a":tru}', b'{"a":"x\\q"}', b'{"a":01}', b'{"a":1,}',
+                                     b'{"a":[1,]}', b'{"a":.5}', b'{"a":"\\u12"}', b'{"a":"x\ny"}', b'{"a":1'])
+def test_a_payload_that_is_not_json_refuses_the_body(client, session, lixia, payload):
+    """A payload is kept as text, not decoded: is its JSON syntax still checked on the way in?"""
+    marker = {"PAYLOAD": 0}
+    body = body_of([event(LIXIA_NODE, 1, payload=marker)]).replace(
+        json.dumps(marker, separators=(",", ":")).encode(), payload)
+    response = post(client, lixia, body)
+    assert response.status_code == 400 and "not JSON" in response.get_json()["error"]
+    assert stored_nothing(session)
+
+
 def test_a_payload_that_is_not_utf8_refuses_the_body(client, session, lixia):
     body = body_of([event(LIXIA_NODE, 1)]).replace("公".encode(), b"\xff\xfe\xfd")
     assert b"\xff" in body  # in the payload: the fast reading skips its text, decoding it checks it
